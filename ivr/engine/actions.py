@@ -1,0 +1,98 @@
+"""Actions the engine asks a transport to carry out.
+
+A step returns a list of these; the list always ends with exactly one
+"turn-ending" action (:class:`Listen`, :class:`RunHook`, :class:`Transfer`,
+:class:`Hangup`) so a transport knows what to wait for next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+
+@dataclass(frozen=True)
+class Play:
+    """Speak a prompt.
+
+    Attributes:
+        text: the final text (templates already filled).
+        node: node the prompt belongs to (recorded prompts are looked up by it).
+        part: which prompt of the node: ``prompt``, ``no_input``, ``no_match``,
+            ``say``, ``confirm``, ``goodbye``...
+        barge_in: whether caller input may interrupt it.
+    """
+
+    text: str
+    node: str = ""
+    part: str = "prompt"
+    language: str = "en-US"
+    barge_in: bool = True
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Wait for caller input at a node.
+
+    Attributes:
+        mode: ``menu`` (a key or phrase), ``digits``, ``speech`` or ``yesno``.
+        phrases: what a recogniser should listen for (options, keys spoken as
+            words, agent words); empty for free speech.
+        keys: keys that complete a menu choice at once.
+        max_digits / min_digits: digit entry lengths (``#`` ends entry).
+    """
+
+    node: str
+    mode: Literal["menu", "digits", "speech", "yesno"]
+    timeout: float
+    speech: bool
+    phrases: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    max_digits: Optional[int] = None
+    min_digits: Optional[int] = None
+    finish_on_key: str = "#"
+    digit_timeout: float = 3.0
+    barge_in: bool = True
+    confidence: float = 0.5
+    end_of_speech_ms: int = 600
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class RunHook:
+    """Run a named hook and report back with HookCompleted or HookFailed."""
+
+    node: str
+    hook: str
+    args: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """End self-service: hand the caller to a person in ``queue`` with ``context``."""
+
+    queue: str
+    reason: str
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """End the call."""
+
+    reason: str = "completed"
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """A structured call event for analytics; values of sensitive slots are masked."""
+
+    kind: str
+    node: Optional[str]
+    at: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Action = Union[Play, Listen, RunHook, Transfer, Hangup, RecordEvent]
+TURN_ENDING = (Listen, RunHook, Transfer, Hangup)

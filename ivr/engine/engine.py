@@ -1,0 +1,502 @@
+"""The engine: ``step(flow, state, event) -> (state, actions)``.
+
+Pure: no Flask, no Twilio, no audio, no IO and no clock.  Every transport
+(webhooks, media stream, simulator, console) drives this one function, so a
+simulated call takes exactly the decisions a real one does.
+
+One step runs from an event to the next point where the call has to wait
+(for the caller, a hook) or ends (transfer, hang-up); nodes that need no
+input (``say``, ``branch``) are passed through within the step.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from ..flow import templates
+from ..flow.model import Ask, Flow, Menu, Node
+from ..flow.phrases import agent_words, lang_prefix, number_words
+from . import actions as A
+from . import events as E
+from .conditions import holds
+from .context import build_context, iso
+from .matching import grammar_for_menu, match_menu, spoken_digits, wants_agent, yes_no
+from .state import MASK, CallState
+
+MAX_HOPS = 64
+"""Nodes passed through in one step before the flow is judged to loop."""
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "no_input": "Sorry, I didn't hear anything.",
+        "no_match": "Sorry, I didn't catch that.",
+        "confirm": "Did you say {phrase}? Say yes or no. Or press 1 for yes, 2 for no.",
+        "escalate": "Let me get you to a person who can help. Please hold.",
+        "agent": "Sure, connecting you to a person. Please hold.",
+        "error": "Sorry, something went wrong on our side. Connecting you to a person.",
+    },
+    "it": {
+        "no_input": "Scusi, non ho sentito nulla.",
+        "no_match": "Scusi, non ho capito.",
+        "confirm": "Ha detto {phrase}? Dica sì o no. Oppure prema 1 per sì, 2 per no.",
+        "escalate": "La metto in contatto con un operatore. Resti in linea.",
+        "agent": "Certo, la metto in contatto con un operatore. Resti in linea.",
+        "error": "Scusi, si è verificato un problema. La metto in contatto con un operatore.",
+    },
+    "zh": {
+        "no_input": "对不起，我没有听到。",
+        "no_match": "对不起，我没有听懂。",
+        "confirm": "您是说{phrase}吗？请说是或不是，或按1表示是，按2表示不是。",
+        "escalate": "正在为您转接人工服务，请稍候。",
+        "agent": "好的，正在为您转接人工服务，请稍候。",
+        "error": "对不起，系统出现问题，正在为您转接人工服务。",
+    },
+}
+
+
+def text(language: str, key: str) -> str:
+    """A built-in system phrase in the flow's language (English if not translated)."""
+    return TEXTS.get(lang_prefix(language), TEXTS["en"]).get(key) or TEXTS["en"][key]
+
+
+class _Turn:
+    """Collects the actions of one step."""
+
+    def __init__(self, flow: Flow, state: CallState, at: float) -> None:
+        self.flow = flow
+        self.state = state
+        self.at = at
+        self.actions: list[A.Action] = []
+
+    # -- output helpers -------------------------------------------------
+    def record(self, event_kind: str, node: Optional[str], **data: Any) -> None:
+        self.actions.append(A.RecordEvent(event_kind, node, self.at, data))
+
+    def play(self, words: str, node: str, part: str, barge_in: bool = True) -> None:
+        filled = templates.render(words, self.state.slots).strip()
+        if filled:
+            self.actions.append(A.Play(filled, node, part, self.flow.language, barge_in))
+
+    def turn(self, entry: dict[str, Any]) -> None:
+        self.state.transcript.append({"node": self.state.node, **entry, "time": iso(self.at)})
+        self.state.turns += 1
+
+
+def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallState, list[A.Action]]:
+    """Advance a call by one event.
+
+    Args:
+        flow: the flow the call runs (as loaded when the call started or now).
+        state: the call's state; None only with :class:`CallStarted`.
+        event: what happened.
+
+    Returns:
+        The new state (the input is not modified) and the actions to carry out.
+    """
+    if isinstance(event, E.CallStarted):
+        st = CallState(call_id=event.call_id, flow=flow.flow, caller=event.caller, called=event.called,
+                       language=flow.language, started_at=event.at, updated_at=event.at,
+                       history=[dict(h) for h in event.history])
+        t = _Turn(flow, st, event.at)
+        t.record("call_started", None, caller=event.caller, called=event.called)
+        _enter(t, flow.start)
+        return st, t.actions
+    if state is None:
+        raise ValueError("step() needs a state for every event but CallStarted")
+    st = state.model_copy(deep=True)
+    at = getattr(event, "at", 0.0) or st.updated_at
+    st.updated_at = at
+    t = _Turn(flow, st, at)
+
+    if isinstance(event, E.CallerHungUp):
+        _caller_hung_up(t)
+        return st, t.actions
+    if st.ended:
+        return st, []
+    if isinstance(event, E.AuthResult):
+        st.auth = {"method": event.method, "status": event.status, "score": event.score}
+        t.record("auth", st.node, method=event.method, status=event.status, score=event.score)
+        return st, t.actions
+    node = flow.nodes.get(st.node or "")
+    if node is None:
+        # The flow changed under a live call and the node is gone: never strand the caller.
+        _escalate(t, "flow_changed", failed=st.node)
+        return st, t.actions
+    if isinstance(event, (E.HookCompleted, E.HookFailed)):
+        if st.waiting != "hook" or node.action is None:
+            return st, []
+        _hook_done(t, node, event)
+        return st, t.actions
+    if st.waiting not in ("input", "confirm"):
+        return st, []
+    if st.waiting == "confirm":
+        _confirm_answer(t, node, event)
+    elif node.menu is not None:
+        _menu_input(t, node.menu, event)
+    elif node.ask is not None:
+        _ask_input(t, node.ask, event)
+    return st, t.actions
+
+
+# -- entering nodes -----------------------------------------------------------
+
+def _enter(t: _Turn, node_id: Optional[str]) -> None:
+    """Enter ``node_id`` and run until the call must wait or ends."""
+    hops = 0
+    st, flow = t.state, t.flow
+    while node_id is not None:
+        hops += 1
+        if hops > MAX_HOPS or node_id not in flow.nodes:
+            _escalate(t, "flow_error", failed=node_id)
+            return
+        node = flow.nodes[node_id]
+        st.node = node_id
+        st.path.append(node_id)
+        st.failures = st.no_input_count = st.no_match_count = 0
+        st.confirm = None
+        st.waiting = None
+        t.record("node_entered", node_id, kind=node.kind)
+        kind = node.kind
+        if kind == "say":
+            t.play(node.say or "", node_id, "say", barge_in=flow.settings.barge_in)
+            node_id = node.next
+            if node_id is None:
+                _end(t, "flow_end")
+                return
+        elif kind == "branch":
+            values = st.values()
+            node_id = next((c.goto for c in node.branch.cases if holds(c.when, values, st.results)),
+                           node.branch.default)
+            t.record("branch", st.node, goto=node_id)
+        elif kind in ("menu", "ask"):
+            _prompt(t, node, node.menu or node.ask, "prompt")
+            return
+        elif kind == "action":
+            spec = node.action
+            values = st.values()
+            args = {k: templates.render(v, values) if isinstance(v, str) else v for k, v in spec.args.items()}
+            st.waiting = "hook"
+            t.actions.append(A.RunHook(node_id, spec.hook, args, spec.timeout))
+            return
+        elif kind == "transfer":
+            if node.transfer.say:
+                t.play(node.transfer.say, node_id, "say", barge_in=False)
+            _transfer(t, node.transfer.queue or flow.settings.agent_queue, node.transfer.reason, None)
+            return
+        elif kind == "hangup":
+            t.play(node.hangup or "", node_id, "goodbye", barge_in=False)
+            _end(t, "completed")
+            return
+        else:  # reserved kinds are refused by the loader; never strand a caller if one slips through
+            _escalate(t, "flow_error", failed=node_id)
+            return
+
+
+def _listen(t: _Turn, node: Node, spec: Menu | Ask, mode: Optional[str] = None) -> None:
+    flow, st = t.flow, t.state
+    s = flow.settings
+    lang = flow.language
+    agents = agent_words(lang, s.agent_words)
+    if isinstance(spec, Menu):
+        mode = mode or "menu"
+        phrases = grammar_for_menu(spec, lang, s.agent_words)
+        keys = tuple(o.key for o in spec.options if o.key) + ("0",)
+        max_digits, min_digits = 1, None
+    else:
+        mode = mode or spec.input
+        keys = ()
+        if mode == "digits":
+            words = number_words(lang)
+            phrases = tuple(words[d] for d in "0123456789") + agents
+            max_digits, min_digits = spec.max_length, spec.min_length
+        elif mode == "yesno":
+            phrases = ("yes", "no") + agents
+            keys, max_digits, min_digits = ("1", "2", "0"), 1, None
+        else:
+            phrases, max_digits, min_digits = (), None, None
+    if mode == "yesno" and isinstance(spec, Menu):
+        phrases, keys = ("yes", "no") + agents, ("1", "2", "0")
+    st.waiting = "confirm" if st.confirm else "input"
+    t.actions.append(A.Listen(
+        node=st.node or "", mode=mode, timeout=spec.timeout or s.no_input_timeout,
+        speech=s.speech, phrases=phrases, keys=keys, max_digits=max_digits, min_digits=min_digits,
+        digit_timeout=s.digit_timeout,
+        barge_in=s.barge_in if spec.barge_in is None else spec.barge_in,
+        confidence=s.confidence if spec.confidence is None else spec.confidence,
+        end_of_speech_ms=s.end_of_speech_ms,
+        sensitive=isinstance(spec, Ask) and spec.sensitive))
+
+
+def _prompt(t: _Turn, node: Node, spec: Menu | Ask, part: str) -> None:
+    barge = t.flow.settings.barge_in if spec.barge_in is None else spec.barge_in
+    nid = t.state.node or ""
+    if part == "prompt":
+        t.play(spec.prompt, nid, "prompt", barge)
+    else:
+        own = getattr(spec, part)
+        if own:
+            t.play(own, nid, part, barge)
+        else:
+            t.play(text(t.flow.language, part), nid, part, barge)
+            t.play(spec.prompt, nid, "prompt", barge)
+    _listen(t, node, spec)
+
+
+# -- input --------------------------------------------------------------------
+
+def _value_of(event: E.Event, sensitive: bool = False) -> dict[str, Any]:
+    if isinstance(event, E.DigitsReceived):
+        return {"keys": MASK if sensitive else event.digits}
+    if isinstance(event, E.SpeechRecognized):
+        return {"text": MASK if sensitive else event.text, "confidence": round(event.confidence, 3)}
+    return {"keys": None}
+
+
+def _input_event(t: _Turn, event: E.Event, outcome: str, sensitive: bool = False, **extra: Any) -> None:
+    kind = {E.DigitsReceived: "dtmf", E.SpeechRecognized: "speech"}.get(type(event), "none")
+    value = _value_of(event, sensitive)
+    if kind != "none":
+        t.turn({**value, "outcome": outcome})
+    t.record("input", t.state.node, input=kind, outcome=outcome, **value, **extra)
+
+
+def _digits(event: E.DigitsReceived) -> str:
+    return event.digits.split("#", 1)[0]
+
+
+def _menu_input(t: _Turn, menu: Menu, event: E.Event) -> None:
+    st, flow = t.state, t.flow
+    if isinstance(event, E.NoInput):
+        _input_event(t, event, "no_input")
+        _failure(t, "no_input")
+        return
+    if isinstance(event, E.DigitsReceived):
+        keys = _digits(event)
+        if keys == "0":
+            _input_event(t, event, "agent")
+            _escalate(t, "caller_request")
+            return
+        for opt in menu.options:
+            if opt.key is not None and opt.key == keys:
+                _input_event(t, event, "match", goto=opt.goto)
+                _enter(t, opt.goto)
+                return
+        _input_event(t, event, "no_match")
+        _failure(t, "no_match")
+        return
+    if isinstance(event, E.SpeechRecognized):
+        m = match_menu(menu, event.text, flow.language, flow.settings.agent_words)
+        threshold = flow.settings.confidence if menu.confidence is None else menu.confidence
+        if m.kind == "agent":
+            _input_event(t, event, "agent")
+            _escalate(t, "caller_request")
+        elif m.kind == "option":
+            opt = menu.options[m.index]
+            if event.confidence < threshold:
+                _input_event(t, event, "unsure", goto=opt.goto)
+                phrase = opt.say[0] if opt.say else m.phrase
+                st.confirm = {"index": m.index, "phrase": phrase}
+                t.play(text(flow.language, "confirm").replace("{phrase}", phrase), st.node or "", "confirm")
+                _listen(t, flow.nodes[st.node], menu, mode="yesno")
+                return
+            _input_event(t, event, "match", goto=opt.goto)
+            _enter(t, opt.goto)
+        else:
+            _input_event(t, event, "no_match")
+            _failure(t, "no_match")
+
+
+def _confirm_answer(t: _Turn, node: Node, event: E.Event) -> None:
+    st, flow = t.state, t.flow
+    menu = node.menu
+    pending = st.confirm or {}
+    answer: Optional[str] = None
+    if isinstance(event, E.DigitsReceived):
+        keys = _digits(event)
+        answer = {"1": "yes", "2": "no", "0": "agent"}.get(keys)
+    elif isinstance(event, E.SpeechRecognized):
+        answer = "agent" if wants_agent(event.text, flow.language, flow.settings.agent_words) else \
+            yes_no(event.text, flow.language)
+    st.confirm = None
+    if isinstance(event, E.NoInput):
+        _input_event(t, event, "no_input")
+        _failure(t, "no_input")
+    elif answer == "agent":
+        _input_event(t, event, "agent")
+        _escalate(t, "caller_request")
+    elif answer == "yes" and menu is not None:
+        opt = menu.options[pending.get("index", 0)]
+        _input_event(t, event, "confirmed", goto=opt.goto)
+        _enter(t, opt.goto)
+    else:
+        _input_event(t, event, "no_match")
+        _failure(t, "no_match")
+
+
+def _ask_input(t: _Turn, ask: Ask, event: E.Event) -> None:
+    st, flow = t.state, t.flow
+    sensitive = ask.sensitive
+    if isinstance(event, E.NoInput):
+        _input_event(t, event, "no_input")
+        _failure(t, "no_input")
+        return
+    value: Optional[str] = None
+    if isinstance(event, E.DigitsReceived):
+        keys = _digits(event)
+        if keys == "0":  # the agent key works everywhere, also where digits are collected
+            _input_event(t, event, "agent")
+            _escalate(t, "caller_request")
+            return
+        if ask.input == "yesno":
+            value = {"1": "yes", "2": "no"}.get(keys)
+        elif ask.input == "digits":
+            value = keys
+        else:
+            value = None
+    elif isinstance(event, E.SpeechRecognized):
+        if wants_agent(event.text, flow.language, flow.settings.agent_words):
+            _input_event(t, event, "agent", sensitive)
+            _escalate(t, "caller_request")
+            return
+        threshold = flow.settings.confidence if ask.confidence is None else ask.confidence
+        if event.confidence >= threshold:
+            if ask.input == "digits":
+                value = spoken_digits(event.text)
+            elif ask.input == "yesno":
+                value = yes_no(event.text, flow.language)
+            else:
+                value = event.text.strip()
+    if value is not None and _valid(ask, value):
+        _input_event(t, event, "match", sensitive)
+        if sensitive:
+            st.secrets[ask.slot] = value
+            if ask.slot not in st.sensitive:
+                st.sensitive.append(ask.slot)
+            st.slots.pop(ask.slot, None)
+        else:
+            st.slots[ask.slot] = value
+        t.record("slot_filled", st.node, slot=ask.slot, value=MASK if sensitive else value)
+        nxt = flow.nodes[st.node].next_node
+        if nxt is None:
+            _end(t, "flow_end")
+        else:
+            _enter(t, nxt)
+        return
+    _input_event(t, event, "no_match", sensitive)
+    _failure(t, "no_match")
+
+
+def _valid(ask: Ask, value: str) -> bool:
+    if value == "":
+        return False
+    if ask.input == "digits" and not value.isdigit():
+        return False
+    if ask.min_length and len(value) < ask.min_length:
+        return False
+    if ask.max_length and len(value) > ask.max_length:
+        return False
+    if ask.pattern and not re.fullmatch(ask.pattern, value):
+        return False
+    return True
+
+
+def _failure(t: _Turn, kind: str) -> None:
+    """Count a failure; re-prompt (distinctly) or escalate once retries run out."""
+    st, flow = t.state, t.flow
+    node = flow.nodes[st.node]
+    spec = node.menu or node.ask
+    st.failures += 1
+    if kind == "no_input":
+        st.no_input_count += 1
+    else:
+        st.no_match_count += 1
+    retries = flow.settings.retries if spec.retries is None else spec.retries
+    if st.failures > retries:
+        _escalate(t, "retries_exhausted", failed=st.node)
+        return
+    _prompt(t, node, spec, kind)
+
+
+# -- hooks --------------------------------------------------------------------
+
+def _hook_done(t: _Turn, node: Node, event: E.HookCompleted | E.HookFailed) -> None:
+    st = t.state
+    spec = node.action
+    nid = st.node or ""
+    if isinstance(event, E.HookFailed):
+        outcome = "timeout" if event.timed_out else "error"
+        st.results[nid] = outcome
+        t.record("hook", nid, hook=spec.hook, outcome=outcome, ms=round(event.ms, 1), error=event.error[:200])
+        if spec.on_failure:
+            _enter(t, spec.on_failure)
+        else:
+            _escalate(t, "hook_failed", failed=nid)
+        return
+    st.results[nid] = event.outcome
+    secret = set(st.sensitive)
+    for key, value in (event.data or {}).items():
+        if isinstance(key, str) and key not in secret and (value is None or isinstance(value, (str, int, float, bool))):
+            st.slots[str(key)] = value
+    t.record("hook", nid, hook=spec.hook, outcome=event.outcome, ms=round(event.ms, 1))
+    target = spec.on.get(event.outcome) or spec.default
+    if target is None:
+        _escalate(t, "hook_unhandled", failed=nid)
+    else:
+        _enter(t, target)
+
+
+# -- endings ------------------------------------------------------------------
+
+def _escalate(t: _Turn, reason: str, failed: Optional[str] = None) -> None:
+    """Leave self-service for a person (caller request, failures, errors)."""
+    flow = t.flow
+    key = {"caller_request": "agent", "retries_exhausted": "escalate"}.get(reason, "error")
+    t.play(text(flow.language, key), t.state.node or "", "escalate", barge_in=False)
+    _transfer(t, flow.queue_for(t.state.node), reason, failed)
+
+
+def _transfer(t: _Turn, queue: str, reason: str, failed: Optional[str]) -> None:
+    st = t.state
+    st.queue = queue
+    st.reason = reason
+    st.failed_node = failed
+    st.transferred_at = t.at
+    st.ended = True
+    st.end_reason = "transferred"
+    st.waiting = None
+    st.secrets = {}
+    t.record("transfer", st.node, queue=queue, reason=reason, failed_node=failed)
+    t.actions.append(A.Transfer(queue, reason, build_context(st, t.at)))
+
+
+def _end(t: _Turn, reason: str) -> None:
+    st = t.state
+    st.ended = True
+    st.end_reason = reason
+    st.ended_at = t.at
+    st.waiting = None
+    st.secrets = {}
+    t.record("call_ended", st.node, reason=reason, abandoned=False)
+    t.actions.append(A.Hangup(reason))
+
+
+def _caller_hung_up(t: _Turn) -> None:
+    st = t.state
+    if st.ended:
+        if st.ended_at is None:
+            st.ended_at = t.at
+            t.record("call_completed", st.node, after=st.end_reason)
+        return
+    st.ended = True
+    st.end_reason = "caller_hangup"
+    st.ended_at = t.at
+    st.secrets = {}
+    was_waiting = st.waiting
+    st.waiting = None
+    t.record("call_ended", st.node, reason="caller_hangup", abandoned=True, waiting=was_waiting)
+
+
+def context_of(state: CallState, at: Optional[float] = None) -> dict[str, Any]:
+    """The context packet of a call (also for calls that did not transfer)."""
+    return build_context(state, state.updated_at if at is None else at)

@@ -1,0 +1,94 @@
+"""Events that drive the engine: what happened on the call.
+
+Transports (webhooks, media stream, simulator, console) translate their wire
+input into these and nothing else reaches the engine.  Time is a value
+(``at``: seconds since the epoch) supplied by the transport; the engine never
+reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    """A call reached the flow.
+
+    Attributes:
+        history: earlier calls of this caller (context packets or summaries),
+            looked up by the transport from the store before the first step.
+    """
+
+    call_id: str
+    caller: str = ""
+    called: str = ""
+    at: float = 0.0
+    history: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigitsReceived:
+    """Keys pressed; a trailing ``#`` ends entry and is not part of the value."""
+
+    digits: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class SpeechRecognized:
+    """Recognised caller speech with the recogniser's confidence (0..1)."""
+
+    text: str
+    confidence: float = 1.0
+    at: float = 0.0
+    backend: str = "text"
+
+
+@dataclass(frozen=True)
+class NoInput:
+    """The caller said and pressed nothing before the timeout."""
+
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class HookCompleted:
+    """A hook asked for by :class:`~ivr.engine.actions.RunHook` returned."""
+
+    outcome: str
+    data: dict[str, Any] = field(default_factory=dict)
+    at: float = 0.0
+    ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class HookFailed:
+    """A hook raised, was not registered, or timed out."""
+
+    error: str
+    timed_out: bool = False
+    at: float = 0.0
+    ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class CallerHungUp:
+    """The caller hung up (status callback or stream stop)."""
+
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """Outcome of a voice or step-up authentication (see the auth hooks)."""
+
+    method: str
+    status: str
+    score: Optional[float] = None
+    at: float = 0.0
+
+
+Event = Union[CallStarted, DigitsReceived, SpeechRecognized, NoInput, HookCompleted, HookFailed,
+              CallerHungUp, AuthResult]

@@ -1,0 +1,61 @@
+"""Call state: everything the engine remembers between steps.
+
+The state is a plain pydantic model so any store can keep it as JSON.
+Values of sensitive slots live only in :attr:`CallState.secrets`; stores
+encrypt that field at rest and the engine drops it when the call ends, so
+no sensitive value survives the call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
+
+MASK = "****"
+
+
+class CallState(BaseModel):
+    """The state of one call, owned by the engine."""
+
+    call_id: str
+    flow: str
+    caller: str = ""
+    called: str = ""
+    language: str = "en-US"
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    node: Optional[str] = None
+    waiting: Optional[str] = Field(None, description="'input', 'confirm' or 'hook' while a turn is open.")
+    path: list[str] = Field(default_factory=list)
+    slots: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict)
+    sensitive: list[str] = Field(default_factory=list, description="Names of sensitive slots collected.")
+    results: dict[str, str] = Field(default_factory=dict)
+    failures: int = 0
+    no_input_count: int = 0
+    no_match_count: int = 0
+    confirm: Optional[dict[str, Any]] = None
+    transcript: list[dict[str, Any]] = Field(default_factory=list)
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    auth: dict[str, Any] = Field(default_factory=lambda: {"method": None, "status": "none", "score": None})
+    ended: bool = False
+    ended_at: Optional[float] = None
+    end_reason: Optional[str] = None
+    reason: Optional[str] = None
+    failed_node: Optional[str] = None
+    queue: Optional[str] = None
+    transferred_at: Optional[float] = None
+    turns: int = 0
+    extra: dict[str, Any] = Field(default_factory=dict, description="Transport-owned data (e.g. stream tokens).")
+
+    def values(self) -> dict[str, Any]:
+        """Slots including sensitive values (for hooks and conditions only)."""
+        return {**self.slots, **self.secrets}
+
+    def masked_slots(self) -> dict[str, Any]:
+        """Slots as shown anywhere outside the engine: sensitive values masked."""
+        out = dict(self.slots)
+        for name in self.sensitive:
+            out[name] = MASK
+        return out

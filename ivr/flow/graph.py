@@ -1,0 +1,72 @@
+"""The node graph of a flow: successors, reachability.
+
+Used by validation (unknown targets, unreachable nodes) and lint (dead ends,
+nodes from which no person can be reached).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from .model import Flow, Node
+
+
+def targets(node: Node) -> Iterator[tuple[tuple, str]]:
+    """``(location, node id)`` of every node a node can lead to."""
+    kind = node.kind
+    if node.next:
+        yield ("next",), node.next
+    if kind == "menu":
+        for i, opt in enumerate(node.menu.options):
+            yield ("menu", "options", i, "goto"), opt.goto
+    elif kind == "ask" and node.ask.next:
+        yield ("ask", "next"), node.ask.next
+    elif kind == "action":
+        for outcome, target in node.action.on.items():
+            yield ("action", "on", outcome), target
+        if node.action.default:
+            yield ("action", "default"), node.action.default
+        if node.action.on_failure:
+            yield ("action", "on_failure"), node.action.on_failure
+    elif kind == "branch":
+        for i, case in enumerate(node.branch.cases):
+            yield ("branch", "cases", i, "goto"), case.goto
+        yield ("branch", "default"), node.branch.default
+
+
+def successors(flow: Flow, node_id: str) -> list[str]:
+    """Existing nodes directly after ``node_id``."""
+    return [t for _, t in targets(flow.nodes[node_id]) if t in flow.nodes]
+
+
+def reachable(flow: Flow, start: str | None = None) -> set[str]:
+    """Nodes reachable from ``start`` (the flow's start by default)."""
+    first = start or flow.start
+    if first not in flow.nodes:
+        return set()
+    seen, todo = {first}, [first]
+    while todo:
+        for nxt in successors(flow, todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def person_reachable(flow: Flow) -> set[str]:
+    """Nodes from which the caller can reach a person.
+
+    Menus and asks always can (agent words, key 0); so can transfers and
+    escalation-capable nodes (an action without ``on_failure`` escalates).
+    """
+    good = {nid for nid, n in flow.nodes.items()
+            if n.kind in ("menu", "ask", "transfer", "voicemail", "callback")
+            or (n.kind == "action" and not n.action.on_failure)}
+    changed = True
+    while changed:
+        changed = False
+        for nid in flow.nodes:
+            if nid not in good and any(s in good for s in successors(flow, nid)):
+                good.add(nid)
+                changed = True
+    return good

@@ -1,0 +1,204 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Flow designers need errors as ``file:line:col``, so the loader keeps the
+position of every mapping key and value.  It is stricter than
+``yaml.safe_load`` where YAML's generosity hurts IVR designers:
+
+* aliases and anchors are refused (they make flows hard to read and allow
+  "billion laughs" blow-ups);
+* duplicate keys are refused (YAML silently keeps the last one);
+* keys must be strings (``yes:``/``on:`` become booleans, ``010:`` becomes 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ..errors import FlowError, Problem
+
+Pos = tuple[int, int]
+
+
+class SourceMap(dict):
+    """A dict that knows the 1-based (line, col) of itself, its keys and values."""
+
+    pos: Pos
+    key_pos: dict[str, Pos]
+    val_pos: dict[str, Pos]
+    quoted: dict[str, bool]
+
+
+class SourceList(list):
+    """A list that knows the (line, col) of itself and of each item."""
+
+    pos: Pos
+    item_pos: list[Pos]
+    quoted: list[bool]
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A parsed YAML file: its data (SourceMap/SourceList/scalars) and name."""
+
+    file: str
+    data: Any
+
+
+def _pos(node: Node) -> Pos:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _quoted(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.style in ("'", '"', "|", ">")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases; construction is done by :func:`_build`."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(event.start_mark, "YAML aliases (*name) are not allowed in flows; "
+                           "write the value out in full")
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _Refused(event.start_mark, f"YAML anchors (&{anchor}) are not allowed in flows; "
+                           "write the value out in full")
+        return super().compose_node(parent, index)
+
+
+class _Refused(Exception):
+    def __init__(self, mark, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+def _build(node: Node, file: str, problems: list[Problem], constructor: yaml.SafeLoader) -> Any:
+    if isinstance(node, MappingNode):
+        out = SourceMap()
+        out.pos = _pos(node)
+        out.key_pos, out.val_pos, out.quoted = {}, {}, {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                problems.append(Problem(file, *_pos(key_node),
+                                        "YAML merge keys (<<) are not allowed in flows; write the keys out"))
+                continue
+            key = constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raw = key_node.value if isinstance(key_node, ScalarNode) else "?"
+                problems.append(Problem(
+                    file, *_pos(key_node),
+                    f"key {raw!r} is read by YAML as {type(key).__name__} {key!r}, not text; "
+                    f'quote it: "{raw}":'))
+                continue
+            if key in out:
+                line, col = out.key_pos[key]
+                problems.append(Problem(
+                    file, *_pos(key_node),
+                    f"duplicate key {key!r} (first defined at line {line}); "
+                    "YAML would silently keep only the last one: remove or rename one"))
+                continue
+            out[key] = _build(value_node, file, problems, constructor)
+            out.key_pos[key] = _pos(key_node)
+            out.val_pos[key] = _pos(value_node)
+            out.quoted[key] = _quoted(value_node)
+        return out
+    if isinstance(node, SequenceNode):
+        seq = SourceList()
+        seq.pos = _pos(node)
+        seq.item_pos = []
+        seq.quoted = []
+        for item in node.value:
+            seq.append(_build(item, file, problems, constructor))
+            seq.item_pos.append(_pos(item))
+            seq.quoted.append(_quoted(item))
+        return seq
+    return constructor.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, file: str) -> YamlDocument:
+    """Parse one YAML document with positions, or raise FlowError listing every problem."""
+    loader = _Loader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except _Refused as exc:
+            raise FlowError([Problem(file, exc.mark.line + 1, exc.mark.column + 1, exc.message)])
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            msg = f"YAML syntax error: {exc.problem or exc.context}"
+            hint = _syntax_hint(exc)
+            raise FlowError([Problem(file, line, col, msg + (f"; {hint}" if hint else ""))])
+        except yaml.YAMLError as exc:
+            raise FlowError([Problem(file, 1, 1, f"YAML error: {exc}")])
+        if root is None:
+            raise FlowError([Problem(file, 1, 1, "the file is empty; a flow needs at least "
+                                     "'flow:', 'start:' and 'nodes:'")])
+        problems: list[Problem] = []
+        try:
+            data = _build(root, file, problems, loader)
+        except yaml.constructor.ConstructorError as exc:
+            mark = exc.problem_mark
+            raise FlowError([Problem(file, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1,
+                                     f"YAML error: {exc.problem}")])
+        if problems:
+            raise FlowError(problems)
+        return YamlDocument(file, data)
+    finally:
+        loader.dispose()
+
+
+def _syntax_hint(exc: yaml.MarkedYAMLError) -> str:
+    problem = (exc.problem or "") + (exc.context or "")
+    if "mapping values are not allowed" in problem:
+        return "a text value containing ': ' must be quoted"
+    if "found character '\\t'" in problem or "\\t" in problem:
+        return "indent with spaces, not tabs"
+    if "could not find expected ':'" in problem:
+        return "check the indentation and that each key ends with ':'"
+    return ""
+
+
+def locate(data: Any, loc: tuple, default: Pos = (1, 1)) -> Pos:
+    """Best position for a path of keys/indices into parsed data.
+
+    The position of the deepest existing element on the path is returned, so
+    a missing field points at the mapping that should hold it.
+    """
+    pos = getattr(data, "pos", default)
+    cur = data
+    for part in loc:
+        if isinstance(cur, SourceMap) and isinstance(part, str) and part in cur:
+            pos = cur.val_pos.get(part, pos)
+            cur = cur[part]
+        elif isinstance(cur, SourceList) and isinstance(part, int) and 0 <= part < len(cur):
+            pos = cur.item_pos[part]
+            cur = cur[part]
+        else:
+            break
+    return pos
+
+
+def locate_key(data: Any, loc: tuple, default: Pos = (1, 1)) -> Pos:
+    """Position of the *key* at the end of ``loc`` (for 'unknown property' errors)."""
+    if not loc:
+        return getattr(data, "pos", default)
+    parent_loc, last = loc[:-1], loc[-1]
+    cur = data
+    for part in parent_loc:
+        if isinstance(cur, SourceMap) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, SourceList) and isinstance(part, int) and 0 <= part < len(cur):
+            cur = cur[part]
+        else:
+            return locate(data, loc, default)
+    if isinstance(cur, SourceMap) and last in cur.key_pos:
+        return cur.key_pos[last]
+    return locate(data, loc, default)
