@@ -1,0 +1,192 @@
+"""The call driver: runs the engine for one turn, with hooks, store and safety net.
+
+Every transport (Twilio webhooks, the media stream, the simulator, the
+console) calls the driver, so all of them share one behaviour:
+
+* load the call's state, step the engine, run any hooks it asks for and
+  feed their results back, save the state and the call events in one go;
+* never leave a caller in silence: if anything fails (store, hook runner,
+  a bug), the turn ends in a transfer to a person with whatever context is
+  known.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..engine import actions as A
+from ..engine import events as E
+from ..engine.context import build_context
+from ..engine.engine import step, text
+from ..engine.state import CallState
+from ..flow.model import Flow
+from ..flow.registry import FlowSet
+from ..hooks.registry import HookCall, HookRegistry
+from ..store.base import Store
+
+log = logging.getLogger(__name__)
+
+MAX_HOOKS_PER_TURN = 16
+
+
+@dataclass
+class Turn:
+    """What a transport must carry out after one event.
+
+    Attributes:
+        actions: prompts and the turn-ending action (RecordEvents removed).
+        state: the call state after the turn (None if it could not be had).
+        flow: the flow the call runs.
+        events: the call events recorded during the turn.
+    """
+
+    actions: list[A.Action]
+    state: Optional[CallState]
+    flow: Optional[Flow]
+    events: list[A.RecordEvent] = field(default_factory=list)
+
+    @property
+    def last(self) -> Optional[A.Action]:
+        return self.actions[-1] if self.actions else None
+
+    @property
+    def prompts(self) -> list[A.Play]:
+        return [a for a in self.actions if isinstance(a, A.Play)]
+
+
+class CallDriver:
+    """Runs calls of a set of flows against a store.
+
+    Args:
+        flows: the flows (reloaded safely when files change).
+        store: where state and records go.
+        hooks: the deployment's hooks.
+        clock: seconds since the epoch (tests pass a fake).
+        default_queue: queue used when no flow is known at all.
+    """
+
+    def __init__(self, flows: FlowSet, store: Store, hooks: HookRegistry,
+                 clock: Callable[[], float] = time.time, default_queue: str = "general") -> None:
+        self.flows = flows
+        self.store = store
+        self.hooks = hooks
+        self.clock = clock
+        self.default_queue = default_queue
+
+    # -- public API -----------------------------------------------------
+    def start(self, call_id: str, caller: str, called: str, flow: Flow) -> Turn:
+        """A new call reached ``flow``."""
+        def run() -> Turn:
+            existing = self.store.load_state(call_id)
+            if existing is not None:  # Twilio retried the first webhook: replay, don't restart
+                return self._replay(existing, flow)
+            history = tuple(self.store.history(caller, exclude=call_id))
+            state, actions = step(flow, None, E.CallStarted(call_id, caller, called, self.clock(), history))
+            return self._finish(flow, state, actions)
+        return self._guard(run, call_id, caller, flow)
+
+    def feed(self, call_id: str, event: E.Event, expect_node: Optional[str] = None) -> Turn:
+        """Deliver an event to a running call.
+
+        Args:
+            expect_node: the node the transport's input belongs to; input for a
+                node the call has left (a retried webhook) is not applied twice.
+        """
+        def run() -> Turn:
+            state = self.store.load_state(call_id)
+            if state is None:
+                raise LookupError(f"unknown call {call_id}")
+            flow = self.flows.get(state.flow)
+            if flow is None:
+                raise LookupError(f"flow {state.flow} of call {call_id} is no longer loaded")
+            if expect_node is not None and state.node != expect_node and not isinstance(event, E.CallerHungUp):
+                log.info("stale input for node %s (call %s is at %s): replaying", expect_node, call_id, state.node)
+                return self._replay(state, flow)
+            new, actions = step(flow, state, event)
+            return self._finish(flow, new, actions)
+        return self._guard(run, call_id, "", None)
+
+    def state(self, call_id: str) -> Optional[CallState]:
+        return self.store.load_state(call_id)
+
+    # -- internals --------------------------------------------------------
+    def _finish(self, flow: Flow, state: CallState, actions: list[A.Action]) -> Turn:
+        events: list[A.RecordEvent] = []
+        out: list[A.Action] = []
+        hooks_run = 0
+        while True:
+            for a in actions:
+                (events if isinstance(a, A.RecordEvent) else out).append(a)
+            last = out[-1] if out else None
+            if not isinstance(last, A.RunHook):
+                break
+            out.pop()
+            hooks_run += 1
+            if hooks_run > MAX_HOOKS_PER_TURN:
+                result: E.Event = E.HookFailed("too many hooks in one turn", at=self.clock())
+            else:
+                call = HookCall(last.hook, dict(last.args), state.call_id, state.caller, state.flow, last.node)
+                result = self.hooks.run(call, last.timeout, http=_http_spec(flow, last.hook), clock=self.clock)
+            state, actions = step(flow, state, result)
+        self.store.save(state, events)
+        return Turn(out, state, flow, events)
+
+    def _replay(self, state: CallState, flow: Flow) -> Turn:
+        """Re-issue the current prompt without counting anything (idempotent retries)."""
+        if state.ended:
+            return Turn([A.Hangup(state.end_reason or "completed")], state, flow)
+        node = flow.nodes.get(state.node or "")
+        spec = (node.menu or node.ask) if node else None
+        if spec is None:
+            raise LookupError(f"call {state.call_id} is not waiting for input")
+        from ..engine.engine import _listen, _Turn  # the engine's own listen rules, no copy
+        t = _Turn(flow, state.model_copy(deep=True), self.clock())
+        t.play(spec.prompt, state.node or "", "prompt")
+        _listen(t, node, spec)
+        return Turn([a for a in t.actions if not isinstance(a, A.RecordEvent)], state, flow)
+
+    def _guard(self, run: Callable[[], Turn], call_id: str, caller: str, flow: Optional[Flow]) -> Turn:
+        try:
+            return run()
+        except Exception as exc:  # the safety net: a person, never silence
+            log.exception("call %s: turn failed (%s); transferring to a person", call_id, type(exc).__name__)
+            return self.fallback(call_id, caller, flow, repr(exc))
+
+    def fallback(self, call_id: str, caller: str, flow: Optional[Flow], error: str = "") -> Turn:
+        """A transfer to a person with whatever context can still be had."""
+        state: Optional[CallState] = None
+        try:
+            state = self.store.load_state(call_id)
+        except Exception:
+            log.warning("call %s: store unavailable while escalating", call_id)
+        if flow is None and state is not None:
+            flow = self.flows.get(state.flow)
+        now = self.clock()
+        queue = flow.settings.agent_queue if flow else self.default_queue
+        if state is None:
+            state = CallState(call_id=call_id, flow=flow.flow if flow else "", caller=caller,
+                              language=flow.language if flow else "en-US", started_at=now)
+        if state.ended and state.queue:
+            queue = state.queue
+        st = state.model_copy(deep=True)
+        st.queue, st.reason, st.failed_node = queue, "system_error", st.node
+        st.ended, st.end_reason, st.transferred_at, st.updated_at = True, "transferred", now, now
+        st.secrets = {}
+        ev = A.RecordEvent("transfer", st.node, now, {"queue": queue, "reason": "system_error",
+                                                     "error": error[:200]})
+        try:
+            self.store.save(st, [ev])
+        except Exception:
+            log.warning("call %s: could not record the fallback transfer", call_id)
+        language = flow.language if flow else "en-US"
+        actions: list[A.Action] = [A.Play(text(language, "error"), st.node or "", "escalate", language, False),
+                                   A.Transfer(queue, "system_error", build_context(st, now))]
+        return Turn(actions, st, flow, [ev])
+
+
+def _http_spec(flow: Flow, name: str) -> Optional[dict]:
+    hook = flow.hooks.get(name)
+    return hook.model_dump() if hook else None

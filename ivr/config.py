@@ -1,0 +1,98 @@
+"""Configuration from the environment (see DESIGN.md "Configuration").
+
+One frozen object built once per app; tests pass overrides instead of
+mutating ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from .errors import ConfigError
+
+
+def _flag(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one running IVR.
+
+    Attributes:
+        auth_token: ``TWILIO_AUTH_TOKEN``; webhook signatures are checked when set.
+        dev: ``IVR_DEV=1`` allows running without an auth token (no signature checks).
+        public_url: ``IVR_PUBLIC_URL``, the base URL Twilio calls (signatures are computed on it).
+        flows_dir, database_url, redis_url, asr_backend, vosk_model, audio_dir, api_token,
+        default_flow: see DESIGN.md.
+        secret_key: ``IVR_SECRET_KEY``; encrypts sensitive values held between turns.
+        hooks: ``IVR_HOOKS``, comma-separated modules with ``register(registry)``.
+    """
+
+    auth_token: Optional[str] = None
+    dev: bool = False
+    public_url: Optional[str] = None
+    flows_dir: str = "flows"
+    database_url: Optional[str] = None
+    redis_url: Optional[str] = None
+    asr_backend: Optional[str] = None
+    vosk_model: Optional[str] = None
+    audio_dir: str = "audio"
+    api_token: Optional[str] = None
+    default_flow: Optional[str] = None
+    secret_key: Optional[str] = None
+    hooks: str = ""
+    demo_hooks: bool = True
+    instance_dir: str = "instance"
+    flow_check_interval: float = 1.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Config":
+        """Read the environment (``os.environ`` by default), then apply overrides."""
+        e = os.environ if env is None else env
+        cfg = cls(
+            auth_token=e.get("TWILIO_AUTH_TOKEN") or None,
+            dev=_flag(e.get("IVR_DEV")),
+            public_url=(e.get("IVR_PUBLIC_URL") or "").rstrip("/") or None,
+            flows_dir=e.get("IVR_FLOWS_DIR") or "flows",
+            database_url=e.get("IVR_DATABASE_URL") or None,
+            redis_url=e.get("IVR_REDIS_URL") or None,
+            asr_backend=e.get("IVR_ASR_BACKEND") or None,
+            vosk_model=e.get("IVR_VOSK_MODEL") or None,
+            audio_dir=e.get("IVR_AUDIO_DIR") or "audio",
+            api_token=e.get("IVR_API_TOKEN") or None,
+            default_flow=e.get("IVR_DEFAULT_FLOW") or None,
+            secret_key=e.get("IVR_SECRET_KEY") or None,
+            hooks=e.get("IVR_HOOKS") or "",
+            demo_hooks=not _flag(e.get("IVR_NO_DEMO_HOOKS")),
+            instance_dir=e.get("IVR_INSTANCE_DIR") or "instance",
+        )
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        return replace(cfg, **overrides)
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: ``IVR_DATABASE_URL`` or a SQLite file under ``instance/``."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://"):]
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            return url
+        Path(self.instance_dir).mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{Path(self.instance_dir).resolve() / 'ivr.sqlite3'}"
+
+    def check_for_server(self) -> None:
+        """Refuse to serve real calls unsigned: raise with the fix."""
+        if not self.auth_token and not self.dev:
+            raise ConfigError("TWILIO_AUTH_TOKEN is not set, so Twilio's webhook signatures cannot be checked. "
+                              "Set TWILIO_AUTH_TOKEN (Twilio console > Account > API keys & tokens), "
+                              "or IVR_DEV=1 for local development without signature checks.")

@@ -1,0 +1,39 @@
+"""Hooks used by the demo flows in ``flows/``: a pretend bank back office.
+
+They stand in for a core-banking lookup so the demo line works with nothing
+installed; a deployment registers its own hooks under the same names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .registry import HookCall, HookRegistry, HookReply
+
+DEMO_ACCOUNTS = {
+    "12345678": {"balance": "1,204.50", "holder": "Ada"},
+    "87654321": {"balance": "42.00", "holder": "Grace"},
+}
+
+
+def account_balance(call: HookCall) -> HookReply:
+    """Balance of a demo account: outcome ``ok`` with ``balance``, or ``not_found``."""
+    account = str(call.args.get("account", ""))
+    found = DEMO_ACCOUNTS.get(account)
+    if not found:
+        return HookReply("not_found")
+    return HookReply("ok", {"balance": found["balance"], "holder": found["holder"]})
+
+
+def branch_hours(call: HookCall) -> HookReply:
+    """Whether the demo branches are open now (Mon-Fri 9-17, Sat 9-12, Europe/London)."""
+    now = datetime.now(ZoneInfo(str(call.args.get("timezone", "Europe/London"))))
+    open_now = (now.weekday() < 5 and 9 <= now.hour < 17) or (now.weekday() == 5 and 9 <= now.hour < 12)
+    return HookReply("open" if open_now else "closed")
+
+
+def register(registry: HookRegistry) -> None:
+    """Register the demo hooks."""
+    registry.register("bank.account_balance", account_balance)
+    registry.register("bank.branch_hours", branch_hours)

@@ -1,0 +1,159 @@
+"""Named hooks that ``action`` nodes run, and how they are run.
+
+Flow YAML can only *name* a hook; the deployment decides what each name
+does by registering a Python callable (or the flow declares an HTTP hook
+under ``hooks:``).  Designers therefore cannot make the server import or
+call arbitrary code.
+
+A hook receives a :class:`HookCall` and returns an outcome string, a dict
+with an ``outcome`` key and data (the data become slots), or a
+:class:`HookReply`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+from ..engine.events import HookCompleted, HookFailed
+from ..errors import ConfigError, HookError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """What a hook is told: its arguments and who is calling (no sensitive values but args)."""
+
+    name: str
+    args: dict[str, Any]
+    call_id: str
+    caller: str
+    flow: str
+    node: str
+
+
+@dataclass(frozen=True)
+class HookReply:
+    """A hook's answer: an outcome to branch on, and data that become slots."""
+
+    outcome: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+HookFn = Callable[[HookCall], Union[str, dict, HookReply]]
+
+
+def _reply(value: Any) -> HookReply:
+    if isinstance(value, HookReply):
+        return value
+    if isinstance(value, str):
+        return HookReply(value)
+    if isinstance(value, dict):
+        data = dict(value)
+        outcome = data.pop("outcome", None)
+        if not isinstance(outcome, str):
+            raise HookError("a hook returning a dict must include 'outcome': '<text>'")
+        return HookReply(outcome, data)
+    if value is True or value is None:
+        return HookReply("ok")
+    if value is False:
+        return HookReply("failed")
+    raise HookError(f"a hook must return an outcome string, a dict with 'outcome' or HookReply, not {type(value).__name__}")
+
+
+class HookRegistry:
+    """The hooks one deployment offers to its flows."""
+
+    def __init__(self, max_workers: int = 16) -> None:
+        self._hooks: dict[str, HookFn] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ivr-hook")
+
+    def register(self, name: str, fn: Optional[HookFn] = None) -> Any:
+        """Register ``fn`` under ``name``; usable as a decorator: ``@registry.register("x")``."""
+        def deco(f: HookFn) -> HookFn:
+            if name in self._hooks:
+                raise ConfigError(f"hook {name!r} is registered twice")
+            self._hooks[name] = f
+            return f
+        return deco(fn) if fn is not None else deco
+
+    def names(self) -> list[str]:
+        return sorted(self._hooks)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._hooks
+
+    def load_modules(self, modules: str) -> None:
+        """Import deployment modules (comma-separated) and call their ``register(registry)``."""
+        for mod_name in [m.strip() for m in modules.split(",") if m.strip()]:
+            try:
+                mod = importlib.import_module(mod_name)
+            except ImportError as exc:
+                raise ConfigError(f"IVR_HOOKS names module {mod_name!r}, which cannot be imported: {exc}") from exc
+            register = getattr(mod, "register", None)
+            if not callable(register):
+                raise ConfigError(f"hook module {mod_name!r} needs a function register(registry)")
+            register(self)
+
+    def run(self, call: HookCall, timeout: float, http: Optional[dict] = None,
+            clock: Callable[[], float] = time.time) -> HookCompleted | HookFailed:
+        """Run a hook with a timeout; never raises (failures become HookFailed)."""
+        started = time.perf_counter()
+
+        def ms() -> float:
+            return (time.perf_counter() - started) * 1000
+
+        if call.name in self._hooks:
+            fn: Callable[[], Any] = lambda: self._hooks[call.name](call)
+        elif http is not None:
+            fn = lambda: _http_hook(call, http)
+        else:
+            return HookFailed(f"hook {call.name!r} is not registered", at=clock(), ms=0.0)
+        future = self._pool.submit(fn)
+        try:
+            reply = _reply(future.result(timeout=timeout))
+        except FutureTimeout:
+            future.cancel()
+            log.warning("hook %s timed out after %.1fs (call %s)", call.name, timeout, call.call_id)
+            return HookFailed("timeout", timed_out=True, at=clock(), ms=ms())
+        except Exception as exc:  # a failing hook must send the caller to a person, not crash the call
+            log.warning("hook %s failed (call %s): %s", call.name, call.call_id, type(exc).__name__)
+            return HookFailed(f"{type(exc).__name__}: {exc}", at=clock(), ms=ms())
+        return HookCompleted(reply.outcome, dict(reply.data), at=clock(), ms=ms())
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def sign_body(secret: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 of a request body, sent as ``X-IVR-Signature: sha256=<hex>``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _http_hook(call: HookCall, spec: dict) -> Any:
+    """Call an HTTP hook: JSON ``{hook, args, call_id, caller, flow, node}`` in, hook reply JSON out."""
+    import requests
+
+    body = json.dumps({"hook": call.name, "args": call.args, "call_id": call.call_id,
+                       "caller": call.caller, "flow": call.flow, "node": call.node}).encode()
+    headers = {"Content-Type": "application/json"}
+    secret_env = spec.get("secret_env")
+    if secret_env and os.environ.get(secret_env):
+        headers["X-IVR-Signature"] = sign_body(os.environ[secret_env], body)
+    if spec.get("method", "POST") == "GET":
+        resp = requests.get(spec["url"], params={"hook": call.name, **{k: str(v) for k, v in call.args.items()}},
+                            timeout=spec.get("timeout", 3))
+    else:
+        resp = requests.post(spec["url"], data=body, headers=headers, timeout=spec.get("timeout", 3))
+    resp.raise_for_status()
+    return resp.json()

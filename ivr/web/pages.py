@@ -1,0 +1,31 @@
+"""Pages for people at ``/``: what is loaded, what is broken, recent calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, render_template_string
+
+bp = Blueprint("pages", __name__)
+
+INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>IVR</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}
+.err{color:#a00} code{background:#f4f4f4;padding:0 .2rem} td,th{padding:.2rem .6rem;text-align:left}</style>
+</head><body>
+<h1>IVR</h1>
+<h2>Flows</h2>
+<ul>{% for f in flows %}<li><code>{{ f }}</code></li>{% else %}<li>No flow loaded.</li>{% endfor %}</ul>
+{% if errors %}<h2 class="err">Flow errors</h2>
+<p>These files are not loaded (a previous good version keeps running, if there was one):</p>
+<ul>{% for file, probs in errors.items() %}{% for p in probs %}
+<li class="err"><code>{{ p.format() }}</code></li>{% endfor %}{% endfor %}</ul>{% endif %}
+<p>Webhook for Twilio: <code>POST {{ base }}/voice</code></p>
+</body></html>"""
+
+
+@bp.get("/")
+def index() -> Any:
+    s = current_app.extensions["ivr"]
+    return render_template_string(INDEX, flows=s.flows.ids, errors=s.flows.errors,
+                                  base=s.config.public_url or "")
