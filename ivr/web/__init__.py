@@ -30,6 +30,8 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    from . import handoff
+    handoff.init_app(app)
     logging.getLogger("ivr").setLevel(logging.INFO)
     return app
 
