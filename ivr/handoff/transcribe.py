@@ -57,16 +57,21 @@ class _SphinxSession:
     def __init__(self, decoder: Any) -> None:
         import soxr
 
-        self._soxr = soxr
+        # One streaming resampler per session: resampling chunks independently clicks at every edge.
+        self._resampler = soxr.ResampleStream(PHONE_RATE, 16000, 1, dtype="float32")
         self.decoder = decoder
         self.decoder.start_utt()
 
+    def _feed(self, samples: np.ndarray, last: bool) -> None:
+        up = self._resampler.resample_chunk(samples, last=last)
+        if len(up):
+            self.decoder.process_raw((np.clip(up, -1, 1) * 32767).astype("<i2").tobytes(), False, False)
+
     def accept(self, pcm: bytes) -> None:
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-        up = self._soxr.resample(samples, PHONE_RATE, 16000)
-        self.decoder.process_raw((np.clip(up, -1, 1) * 32767).astype("<i2").tobytes(), False, False)
+        self._feed(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, last=False)
 
     def finish(self) -> Hypothesis:
+        self._feed(np.zeros(0, dtype=np.float32), last=True)
         self.decoder.end_utt()
         hyp = self.decoder.hyp()
         if hyp is None or not hyp.hypstr.strip():
