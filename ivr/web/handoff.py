@@ -560,7 +560,7 @@ def _agent_allowed(call_sid: str) -> bool:
 
 AGENT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,">
 <title>Caller {{ ctx.caller or "unknown" }} · {{ ctx.queue or "" }}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1c1e21}
