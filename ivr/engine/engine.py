@@ -104,7 +104,7 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
         return st, t.actions
     if state is None:
         raise ValueError("step() needs a state for every event but CallStarted")
-    st = state.model_copy(deep=True)
+    st = state.copy_for_step()
     at = getattr(event, "at", 0.0) or st.updated_at
     st.updated_at = at
     t = _Turn(flow, st, at)
