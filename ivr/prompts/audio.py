@@ -298,7 +298,7 @@ def write_telephone_files(audio: TelephoneAudio, wav_path: str | os.PathLike[str
 
 def duration_of(n_ulaw_bytes: int, sample_rate: int = SAMPLE_RATE) -> float:
     """Seconds of audio in ``n_ulaw_bytes`` of 8-bit mono audio."""
-    return round(n_ulaw_bytes / sample_rate, 4)
+    return n_ulaw_bytes / sample_rate
 
 
 def pad_to_frames(ulaw: bytes, frame_bytes: int = FRAME_BYTES) -> bytes:
