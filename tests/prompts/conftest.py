@@ -34,9 +34,9 @@ def synth_wav(path: Path, text: str, *, rate: int = 44100, channels: int = 2,
     if not (shutil.which("espeak-ng") and shutil.which("sox")):
         pytest.skip("espeak-ng and sox are needed to make test recordings")
     raw = path.with_suffix(".raw.wav")
+    path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True,
                    capture_output=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["sox", str(raw), "-r", str(rate), "-c", str(channels), str(path)],
                    check=True, capture_output=True)
     raw.unlink()
