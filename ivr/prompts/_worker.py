@@ -17,8 +17,10 @@ Messages (tuples over a :class:`multiprocessing.connection.Connection`):
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -50,9 +52,24 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+def _exit_with_parent() -> None:
+    # A worker stuck inside runAndWait never reads its pipe again, so it would
+    # outlive a parent that was killed; watch the parent's sentinel instead.
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="ivr-tts-parent-watch", daemon=True).start()
+
+
 def worker_main(conn: Any, engine_factory: Callable[[], Any], default_rate: int) -> None:
     """Serve render requests on ``conn`` until told to stop or the parent goes."""
     _silence_stdout()
+    _exit_with_parent()
     try:
         engine = engine_factory()
         voices = list_voices(engine)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,38 @@ def test_engine_that_cannot_start_is_reported() -> None:
             r.start()
         res = r.render(PromptSpec("Hello."))
     assert not res.ok and "no speech engine here" in (res.error or "")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_hung_worker_dies_with_its_parent() -> None:
+    code = (
+        "import sys\n"
+        "from ivr.prompts.render import Renderer\n"
+        "from ivr.prompts.spec import PromptSpec\n"
+        "from tests.prompts.faults import faulty_engine\n"
+        "r = Renderer(engine_factory=faulty_engine, timeout=120)\n"
+        "r.start()\n"
+        "print(r.worker_pid, flush=True)\n"
+        "r.render(PromptSpec('HANG until killed.'))\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)}) as proc:
+        try:
+            assert proc.stdout is not None
+            worker = int(proc.stdout.readline())
+            assert _alive(worker)
+            time.sleep(0.5)  # let it get stuck in runAndWait
+        finally:
+            proc.kill()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker), "orphaned TTS worker kept running"
