@@ -36,7 +36,7 @@ with warnings.catch_warnings():
     try:
         import audioop as _audioop
     except ImportError:  # pragma: no cover - depends on the interpreter
-        _audioop = None
+        _audioop = None  # type: ignore[assignment]
 
 #: Telephone sample rate (G.711).
 SAMPLE_RATE = 8000
@@ -377,7 +377,7 @@ def active_level_dbfs(x: np.ndarray, rate: int) -> float:
     active = db[db >= gate]
     if len(active) == 0:
         return -200.0
-    power = np.mean(10.0 ** (active / 10.0))
+    power = float(np.mean(10.0 ** (active / 10.0)))
     return 10.0 * float(np.log10(max(power, 1e-20)))
 
 

@@ -168,8 +168,8 @@ def _it_cardinal(n: int) -> list[str]:
                             (10 ** 6, "un milione", "milioni"), (1000, "mille", "mila")):
         if n >= size:
             q, r = divmod(n, size)
-            head = [one] if q == 1 else [*_it_cardinal(q), many]
-            return head + (_it_cardinal(r) if r else [])
+            lead = [one] if q == 1 else [*_it_cardinal(q), many]
+            return lead + (_it_cardinal(r) if r else [])
     raise AssertionError(n)  # pragma: no cover
 
 
@@ -426,7 +426,7 @@ def _time(value: object, lang: str, split: bool, clock: int | None) -> _Seq:
         hour: _Seq = ["l'una"] if h == 1 else ["le", *_cardinal(h, "it", split)]
         return hour + (["e", *_cardinal(m, "it", split)] if m else [])
     if clock == 24:
-        hour = _cardinal(h, "en", split)
+        hour = list(_cardinal(h, "en", split))
         if m == 0:
             return [*hour, "hundred"]
         return [*hour, *(["oh", _EN_ONES[m]] if m < 10 else _cardinal(m, "en", split))]
