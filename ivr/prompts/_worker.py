@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,26 @@ def list_voices(engine: Any) -> list[VoiceInfo]:
         langs = tuple(clean_language(x) for x in (getattr(v, "languages", None) or []))
         out.append(VoiceInfo(str(v.id), str(getattr(v, "name", "") or v.id), langs))
     return out
+
+
+def settle(engine: Any, timeout: float = 2.0) -> None:
+    """Wait until the TTS driver has applied the properties just set.
+
+    Why: pyttsx3's espeak driver runs espeak-ng asynchronously
+    (AUDIO_OUTPUT_RETRIEVAL), where ``SetParameter`` (rate, volume) is only
+    queued. ``runAndWait`` then calls ``espeak_Cancel`` while that queue is
+    not empty, which drops the queued rate: measured, about a third of the
+    prompts came out at the previous prompt's rate. Waiting for espeak to go
+    idle first makes every prompt use its own settings.
+    """
+    driver = getattr(getattr(engine, "proxy", None), "_driver", None)
+    if driver is None or type(driver).__module__ != "pyttsx3.drivers.espeak":
+        return
+    from pyttsx3.drivers import _espeak  # noqa: PLC0415 - worker only
+
+    deadline = time.monotonic() + timeout
+    while _espeak.IsPlaying() and time.monotonic() < deadline:
+        time.sleep(0.002)
 
 
 def _silence_stdout() -> None:
@@ -91,6 +112,7 @@ def worker_main(conn: Any, engine_factory: Callable[[], Any], default_rate: int)
                 engine.setProperty("voice", chosen.id)
             engine.setProperty("rate", int(rate or default_rate))
             engine.setProperty("volume", 1.0)
+            settle(engine)
             engine.save_to_file(text, out_path)
             engine.runAndWait()
             if not os.path.exists(out_path) or os.path.getsize(out_path) <= 44:

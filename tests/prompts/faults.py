@@ -27,6 +27,11 @@ class FaultyEngine:
         self._engine = pyttsx3_engine()
         self._text = ""
 
+    @property
+    def proxy(self) -> Any:
+        """The real engine's driver proxy (the worker looks at its driver)."""
+        return self._engine.proxy
+
     def getProperty(self, name: str) -> Any:  # noqa: N802 - pyttsx3's API
         return self._engine.getProperty(name)
 

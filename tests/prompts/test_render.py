@@ -51,13 +51,17 @@ def test_rendered_audio_is_telephone_format(built_audio: tuple[Path, BuildReport
     assert list(found.frames()) == frames
 
 
-def test_rate_is_applied(built_audio: tuple[Path, BuildReport]) -> None:
-    # Same words, slower rate -> longer audio: the worker honours spec.rate.
+def test_rate_is_applied_to_every_prompt() -> None:
+    # Same words, alternating rates in one worker: every prompt must use its
+    # own rate (pyttsx3's espeak driver used to drop queued rate changes).
+    text = "Thank you for calling. Goodbye."
+    rates = [260, 110] * 5
     with Renderer() as r:
-        fast, slow = r.render_many([PromptSpec("Thank you for calling. Goodbye.", rate=260),
-                                    PromptSpec("Thank you for calling. Goodbye.", rate=110)])
-    assert fast.ok and slow.ok and fast.audio and slow.audio
-    assert slow.audio.duration_s > fast.audio.duration_s * 1.5
+        results = r.render_many([PromptSpec(text, rate=rate) for rate in rates])
+    assert all(res.ok and res.audio for res in results)
+    fast = [res.audio.duration_s for res in results if res.spec.rate == 260]  # type: ignore[union-attr]
+    slow = [res.audio.duration_s for res in results if res.spec.rate == 110]  # type: ignore[union-attr]
+    assert max(fast) * 1.5 < min(slow), (fast, slow)
 
 
 def test_italian_and_mandarin_pick_their_voices(built_audio: tuple[Path, BuildReport]) -> None:
