@@ -55,7 +55,7 @@ def test_rate_is_applied_to_every_prompt() -> None:
     # Same words, alternating rates in one worker: every prompt must use its
     # own rate (pyttsx3's espeak driver used to drop queued rate changes).
     text = "Thank you for calling. Goodbye."
-    rates = [260, 110] * 5
+    rates = [260, 110] * 10
     with Renderer() as r:
         results = r.render_many([PromptSpec(text, rate=rate) for rate in rates])
     assert all(res.ok and res.audio for res in results)
