@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -31,7 +32,7 @@ def backend(request):
 def test_keypad_call_with_each_store(make_app, backend) -> None:
     app = make_app(**backend)
     c = SignedClient(app)
-    sid = "CA" + "b" * 32
+    sid = "CA" + uuid.uuid4().hex
     c.post("/voice?flow=bank", call_params(sid))
     c.post("/voice/input?node=main", call_params(sid, Digits="1"))
     c.post("/voice/input?node=account_number", call_params(sid, Digits="87654321#"))
@@ -45,7 +46,7 @@ def test_keypad_call_with_each_store(make_app, backend) -> None:
     kinds = [e["kind"] for e in store.events(sid)]
     assert kinds[0] == "call_started" and kinds[-1] == "transfer" and "hook" in kinds
     # a second call from the same number carries the first in its history
-    sid2 = "CA" + "c" * 32
+    sid2 = "CA" + uuid.uuid4().hex
     root = ET.fromstring(c.post("/voice?flow=bank", call_params(sid2)).data)
     c.post("/voice/input?node=main", call_params(sid2, Digits="0"))
     assert store.context(sid2)["history"][0]["call_id"] == sid
