@@ -108,7 +108,7 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
         return st, t.actions
     if state is None:
         raise ValueError("step() needs a state for every event but CallStarted")
-    st = state.model_copy(deep=True)
+    st = state.copy_for_step()
     at = getattr(event, "at", 0.0) or st.updated_at
     st.updated_at = at
     t = _Turn(flow, st, at)
@@ -210,6 +210,7 @@ def _listen(t: _Turn, node: Node, spec: Menu | Ask, mode: Optional[str] = None) 
         mode = mode or "menu"
         phrases = grammar_for_menu(spec, lang, s.agent_words)
         keys = tuple(o.key for o in spec.options if o.key) + ("0",)
+        finish = "" if "#" in keys else "#"
         max_digits, min_digits = 1, None
     else:
         mode = mode or spec.input
@@ -225,11 +226,13 @@ def _listen(t: _Turn, node: Node, spec: Menu | Ask, mode: Optional[str] = None) 
             phrases, max_digits, min_digits = (), None, None
     if mode == "yesno" and isinstance(spec, Menu):
         phrases, keys = ("yes", "no") + agents, ("1", "2", "0")
+    if not isinstance(spec, Menu) or mode == "yesno":
+        finish = "#"
     st.waiting = "confirm" if st.confirm else "input"
     t.actions.append(A.Listen(
         node=st.node or "", mode=mode, timeout=spec.timeout or s.no_input_timeout,
         speech=s.speech, phrases=phrases, keys=keys, max_digits=max_digits, min_digits=min_digits,
-        digit_timeout=s.digit_timeout,
+        digit_timeout=s.digit_timeout, finish_on_key=finish,
         barge_in=s.barge_in if spec.barge_in is None else spec.barge_in,
         confidence=s.confidence if spec.confidence is None else spec.confidence,
         end_of_speech_ms=s.end_of_speech_ms,
@@ -280,7 +283,7 @@ def _menu_input(t: _Turn, menu: Menu, event: E.Event) -> None:
         _failure(t, "no_input")
         return
     if isinstance(event, E.DigitsReceived):
-        keys = _digits(event)
+        keys = event.digits if any(o.key == event.digits for o in menu.options) else _digits(event)
         if keys == "0":
             _input_event(t, event, "agent")
             _escalate(t, "caller_request")
@@ -447,7 +450,7 @@ def _hook_done(t: _Turn, node: Node, event: E.HookCompleted | E.HookFailed) -> N
         if isinstance(key, str) and key not in secret and (value is None or isinstance(value, (str, int, float, bool))):
             st.slots[str(key)] = value
     t.record("hook", nid, hook=spec.hook, outcome=event.outcome, ms=round(event.ms, 1))
-    target = spec.on.get(event.outcome) or spec.default
+    target = spec.outcomes.get(event.outcome) or spec.default
     if target is None:
         _escalate(t, "hook_unhandled", failed=nid)
     else:

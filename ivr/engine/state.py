@@ -50,6 +50,20 @@ class CallState(BaseModel):
     turns: int = 0
     extra: dict[str, Any] = Field(default_factory=dict, description="Transport-owned data (e.g. stream tokens).")
 
+    def copy_for_step(self) -> "CallState":
+        """A copy the engine may change without touching the original.
+
+        Cheaper than a deep copy: containers are copied one level down, and
+        the engine only ever appends whole new items to them.
+        """
+        data = dict(self.__dict__)
+        for name, value in data.items():
+            if isinstance(value, list):
+                data[name] = list(value)
+            elif isinstance(value, dict):
+                data[name] = dict(value)
+        return CallState.model_construct(_fields_set=self.model_fields_set, **data)
+
     def values(self) -> dict[str, Any]:
         """Slots including sensitive values (for hooks and conditions only)."""
         return {**self.slots, **self.secrets}

@@ -22,8 +22,8 @@ def targets(node: Node) -> Iterator[tuple[tuple, str]]:
     elif kind == "ask" and node.ask.next:
         yield ("ask", "next"), node.ask.next
     elif kind == "action":
-        for outcome, target in node.action.on.items():
-            yield ("action", "on", outcome), target
+        for outcome, target in node.action.outcomes.items():
+            yield ("action", "outcomes", outcome), target
         if node.action.default:
             yield ("action", "default"), node.action.default
         if node.action.on_failure:

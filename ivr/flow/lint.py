@@ -28,11 +28,13 @@ def lint(lf: LoadedFlow, durations: Optional[PromptDuration] = None) -> list[Pro
     flow, out = lf.flow, []
 
     def add(severity: str, code: str, loc: tuple, message: str) -> None:
-        out.append(Problem(lf.file, *lf.pos(*loc), message, severity=severity, code=code))
+        pos = lf.key_pos(*loc) if len(loc) == 2 else lf.pos(*loc)
+        out.append(Problem(lf.file, *pos, message, severity=severity, code=code))
 
     agents = agent_words(flow.language, flow.settings.agent_words)
     person = graph.person_reachable(flow)
     slots = {n.ask.slot for n in flow.nodes.values() if n.ask is not None}
+    after_hooks = set().union(*(graph.reachable(flow, nid) for nid, n in flow.nodes.items() if n.kind == "action"))
 
     for nid, node in flow.nodes.items():
         kind = node.kind
@@ -74,7 +76,7 @@ def lint(lf: LoadedFlow, durations: Optional[PromptDuration] = None) -> list[Pro
                 f"node '{nid}': the call ends after this message without a goodbye; add next: to a hangup node")
         if kind == "action" and node.action.default is None:
             add("warning", "unhandled-outcome", ("nodes", nid, "action"),
-                f"node '{nid}': outcomes not listed under on: send the caller to a person; add default: "
+                f"node '{nid}': outcomes not listed under outcomes: send the caller to a person; add default: "
                 "if another node should handle them")
         if nid not in person and kind != "hangup" and not (
                 kind == "say" and node.next and flow.nodes.get(node.next) is not None
@@ -82,7 +84,7 @@ def lint(lf: LoadedFlow, durations: Optional[PromptDuration] = None) -> list[Pro
             add("warning", "no-person", ("nodes", nid),
                 f"node '{nid}': no person can be reached from here; callers stuck here cannot ask for help")
         for name in _template_fields(node):
-            if name not in slots:
+            if name not in slots and nid not in after_hooks:
                 add("warning", "unknown-field", ("nodes", nid),
                     f"node '{nid}': {{{name}}} is not collected by any ask node; it must come from a hook, "
                     "or the caller hears nothing there")

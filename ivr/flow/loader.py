@@ -31,6 +31,10 @@ class LoadedFlow:
         """Line and column of a path into the source, e.g. ``pos("nodes", "main")``."""
         return locate(self.source, tuple(loc))
 
+    def key_pos(self, *loc: Any) -> tuple[int, int]:
+        """Line and column of the key that ends ``loc`` (e.g. a node's id)."""
+        return locate_key(self.source, tuple(loc))
+
 
 def _fields_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
@@ -124,7 +128,7 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
                                     "and not available in this version"))
         if "next" in node and kind not in ("say", "ask"):
             kline, kcol = node.key_pos["next"]
-            where = {"menu": "each option's goto", "action": "action.on / action.default",
+            where = {"menu": "each option's goto", "action": "action.outcomes / action.default",
                      "branch": "branch.cases / branch.default"}.get(kind, "nothing: this node ends self-service")
             problems.append(Problem(file, kline, kcol, f"node '{node_id}': a {kind} node has no 'next'; "
                                     f"it continues through {where}"))
@@ -141,9 +145,10 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
                         problems.append(Problem(file, kline, kcol, f"node '{node_id}' option {i + 1}: the key is "
                                                 "empty: an unquoted # starts a YAML comment; quote it: key: \"#\""))
                     elif not opt.quoted["key"]:
-                        problems.append(Problem(file, kline, kcol, f"node '{node_id}' option {i + 1}: keys must "
-                                                f"be quoted (YAML reads {value!r} as {type(value).__name__}; "
-                                                "010 becomes 8, yes becomes true); write key: \"...\""))
+                        raw = opt.raw.get("key", str(value))
+                        problems.append(Problem(file, kline, kcol, f"node '{node_id}' option {i + 1}: menu keys must "
+                                                f"be quoted: YAML reads {raw} as {type(value).__name__} {value!r} "
+                                                f"(010 becomes 8, yes becomes true); write key: \"{raw}\""))
     return problems
 
 

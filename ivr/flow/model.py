@@ -20,7 +20,7 @@ RESERVED_KINDS = ("authenticate", "survey")
 """Kinds the schema reserves but this version cannot run yet."""
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-KEY_CHARS = set("0123456789*")
+KEY_CHARS = set("0123456789*#")
 
 Scalar = Union[str, int, float, bool]
 
@@ -218,7 +218,7 @@ class Option(Strict):
         if v is None:
             return v
         if len(v) != 1 or v not in KEY_CHARS:
-            raise ValueError(f'menu key {v!r} must be one keypad key 1-9 or *, quoted: key: "1"')
+            raise ValueError(f'menu key {v!r} must be one keypad key 1-9, * or #, quoted: key: "1"')
         if v == "0":
             raise ValueError('key "0" is reserved for reaching a person in every menu; use another key')
         return v
@@ -290,8 +290,8 @@ class Action(Strict):
     hook: str
     args: dict[str, Any] = Field(default_factory=dict, description="Arguments; text may use {slot} templates.")
     timeout: float = Field(3, gt=0, le=30)
-    on: dict[str, str] = Field(default_factory=dict, description="Outcome -> node.")
-    default: Optional[str] = Field(None, description="Node for an outcome not listed under on.")
+    outcomes: dict[str, str] = Field(default_factory=dict, description="Outcome -> node.")
+    default: Optional[str] = Field(None, description="Node for an outcome not listed under outcomes.")
     on_failure: Optional[str] = Field(None, description="Node when the hook fails or times out; default: a person.")
 
 

@@ -125,11 +125,12 @@ def cross_check(lf: "LoadedFlow", known_hooks: Optional[Iterable[str]] = None) -
                             f"queue '{qname}': slot '{field_name}' is sensitive and never leaves the IVR; "
                             "remove it from fields"))
 
-    if flow.start in flow.nodes:
+    target_errors = any("is not a node of this flow" in p.message for p in out)
+    if flow.start in flow.nodes and not target_errors:  # an unknown target usually meant the "unreachable" node
         seen = graph.reachable(flow)
         for nid in flow.nodes:
             if nid not in seen:
-                add(Problem(lf.file, *lf.pos("nodes", nid), f"node '{nid}' is unreachable from start "
+                add(Problem(lf.file, *lf.key_pos("nodes", nid), f"node '{nid}' is unreachable from start "
                             f"'{flow.start}'; link to it (goto:/next:) or delete it"))
     return out
 

@@ -30,6 +30,7 @@ class SourceMap(dict):
     key_pos: dict[str, Pos]
     val_pos: dict[str, Pos]
     quoted: dict[str, bool]
+    raw: dict[str, str]
 
 
 class SourceList(list):
@@ -83,7 +84,7 @@ def _build(node: Node, file: str, problems: list[Problem], constructor: yaml.Saf
     if isinstance(node, MappingNode):
         out = SourceMap()
         out.pos = _pos(node)
-        out.key_pos, out.val_pos, out.quoted = {}, {}, {}
+        out.key_pos, out.val_pos, out.quoted, out.raw = {}, {}, {}, {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 problems.append(Problem(file, *_pos(key_node),
@@ -108,6 +109,8 @@ def _build(node: Node, file: str, problems: list[Problem], constructor: yaml.Saf
             out.key_pos[key] = _pos(key_node)
             out.val_pos[key] = _pos(value_node)
             out.quoted[key] = _quoted(value_node)
+            if isinstance(value_node, ScalarNode):
+                out.raw[key] = value_node.value
         return out
     if isinstance(node, SequenceNode):
         seq = SourceList()
@@ -161,6 +164,8 @@ def _syntax_hint(exc: yaml.MarkedYAMLError) -> str:
         return "a text value containing ': ' must be quoted"
     if "found character '\\t'" in problem or "\\t" in problem:
         return "indent with spaces, not tabs"
+    if "expected ',' or '}'" in problem or "expected ',' or ']'" in problem:
+        return "inside {...} or [...] quote text that contains ? : , # [ ] { }"
     if "could not find expected ':'" in problem:
         return "check the indentation and that each key ends with ':'"
     return ""

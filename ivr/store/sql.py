@@ -53,6 +53,11 @@ call_events = Table(
 )
 
 
+_CALL_COLS = ("call_id", "flow", "caller", "called", "started_at", "updated_at", "ended", "end_reason", "node",
+              "queue", "reason", "state", "secrets", "context")
+_EVENT_COLS = ("call_id", "at", "kind", "node", "data")
+
+
 def make_engine(url: str) -> Engine:
     """An SQLAlchemy engine tuned for many short transactions."""
     if url.startswith("sqlite"):
@@ -82,6 +87,7 @@ class SqlStore:
             raise StoreError(f"cannot open the database {self._safe_url()}: {exc.__class__.__name__}: "
                              f"{str(exc).splitlines()[0]}; check IVR_DATABASE_URL") from exc
         self._lock = threading.Lock() if url.startswith("sqlite") else None
+        self._prepare_sql()
 
     def _safe_url(self) -> str:
         from sqlalchemy.engine import make_url
@@ -92,8 +98,9 @@ class SqlStore:
 
     # -- state ------------------------------------------------------------
     def load_state(self, call_id: str) -> Optional[CallState]:
+        sql = "SELECT state, secrets FROM calls WHERE call_id = " + ("?" if self._qmark else "%(id)s")
         with self.engine.connect() as conn:
-            row = conn.execute(select(calls.c.state, calls.c.secrets).where(calls.c.call_id == call_id)).first()
+            row = conn.exec_driver_sql(sql, (call_id,) if self._qmark else {"id": call_id}).first()
         if row is None:
             return None
         state = CallState.model_validate_json(row.state)
@@ -127,11 +134,32 @@ class SqlStore:
             raise StoreError(f"could not save call {state.call_id}: {exc.__class__.__name__}") from exc
 
     def _write(self, call_id: str, row: dict, rows: list[dict]) -> None:
+        # Hot path (every webhook): one upsert and one multi-row insert, as plain driver SQL
+        # (ON CONFLICT works the same in SQLite and PostgreSQL), skipping statement compilation.
         with self.engine.begin() as conn:
-            if conn.execute(update(calls).where(calls.c.call_id == call_id).values(**row)).rowcount == 0:
-                conn.execute(insert(calls).values(call_id=call_id, **row))
+            conn.exec_driver_sql(self._upsert_sql, self._params({"call_id": call_id, **row}, _CALL_COLS))
             if rows:
-                conn.execute(insert(call_events), rows)
+                for r in rows:
+                    r["data"] = json.dumps(r["data"], separators=(",", ":"))
+                conn.exec_driver_sql(self._event_sql, [self._params(r, _EVENT_COLS) for r in rows])
+
+    def _params(self, row: dict, cols: tuple[str, ...]) -> Any:
+        if self._qmark:
+            return tuple(row[c] for c in cols)
+        return {c: row[c] for c in cols}
+
+    @property
+    def _qmark(self) -> bool:
+        return self.engine.dialect.paramstyle == "qmark"
+
+    def _prepare_sql(self) -> None:
+        ph = (lambda c: "?") if self._qmark else (lambda c: f"%({c})s")
+        cols = ", ".join(_CALL_COLS)
+        vals = ", ".join(ph(c) for c in _CALL_COLS)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in _CALL_COLS if c != "call_id")
+        self._upsert_sql = f"INSERT INTO calls ({cols}) VALUES ({vals}) ON CONFLICT (call_id) DO UPDATE SET {sets}"
+        self._event_sql = (f"INSERT INTO call_events ({', '.join(_EVENT_COLS)}) "
+                           f"VALUES ({', '.join(ph(c) for c in _EVENT_COLS)})")
 
     def save_records(self, state: CallState, events: Sequence[RecordEvent]) -> None:
         """Records only (used by the Redis store, which keeps live state itself)."""

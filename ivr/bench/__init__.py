@@ -1,0 +1,1 @@
+"""Benchmarks behind ``python -m ivr bench ...`` (each prints JSON)."""

@@ -1,0 +1,1 @@
+"""Tools for testing IVR flows and transports."""

@@ -1,0 +1,74 @@
+"""Design lint and the JSON Schema, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ivr", *args], capture_output=True, text=True, cwd=cwd)
+
+
+BAD_DESIGN = """\
+flow: noisy
+start: main
+nodes:
+  main:
+    menu:
+      prompt: Welcome to our very long menu where we list every single thing we could possibly do for you today so please listen carefully as our options have changed.
+      options:
+        - {key: "1", say: [card], goto: a}
+        - {key: "2", say: [lost card], goto: a}
+        - {key: "3", say: [talk to an agent], goto: a}
+        - {key: "4", say: [four], goto: a}
+        - {key: "5", say: [five], goto: a}
+        - {key: "6", say: [six], goto: a}
+  a:
+    say: Thanks.
+"""
+
+
+def test_lint_finds_design_problems_json(tmp_path: Path) -> None:
+    f = tmp_path / "noisy.yaml"
+    f.write_text(BAD_DESIGN)
+    proc = run("lint", "--json", str(f))
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads(proc.stdout)
+    codes = {x["code"] for x in findings}
+    assert {"long-prompt", "too-many-options", "colliding-phrases", "shadows-agent", "dead-end",
+            "no-person"} <= codes
+    shadow = next(x for x in findings if x["code"] == "shadows-agent")
+    assert shadow["severity"] == "error" and shadow["line"] == 10
+
+
+def test_lint_demo_flows_have_no_errors() -> None:
+    proc = run("lint", "flows")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_schema_validates_demo_flows_and_rejects_bad_ones() -> None:
+    proc = run("schema")
+    assert proc.returncode == 0
+    schema = json.loads(proc.stdout)
+    for f in (ROOT / "flows").glob("*.yaml"):
+        jsonschema.validate(yaml.safe_load(f.read_text()), schema)
+    bad = yaml.safe_load("flow: x\nstart: a\nnodes:\n  a:\n    say: hi\n    hangup: bye\n")
+    try:
+        jsonschema.validate(bad, schema)
+    except jsonschema.ValidationError:
+        pass
+    else:
+        raise AssertionError("a node with two kinds must not validate")
+
+
+def test_usage_error_exits_2() -> None:
+    assert run("validate").returncode == 2
+    assert run("no-such-command").returncode == 2
