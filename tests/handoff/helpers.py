@@ -15,7 +15,7 @@ from ivr.web import create_app
 TOKEN = "twilio-test-token"
 API_TOKEN = "api-test-token"
 T0 = 1772625600.0  # Wednesday 2026-03-04 12:00 UTC
-CALLS_DIR = Path(__file__).resolve().parent.parent / "calls"
+CALLS_DIR = Path(__file__).resolve().parent.parent / "calls" / "handoff"
 HELPDESK = CALLS_DIR / "flows" / "helpdesk.yaml"
 
 

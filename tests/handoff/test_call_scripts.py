@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CALLS = ROOT / "tests" / "calls"
+CALLS = ROOT / "tests" / "calls" / "handoff"
 ORDER = ["route_by_path.yaml", "history_1_first_call.yaml", "history_2_second_call.yaml", "out_of_hours.yaml",
          "voicemail_node.yaml"]
 

@@ -149,6 +149,6 @@ def test_queue_config_errors(old, new, message):
 
 
 def test_design_example_queues_still_load():
-    flow = load_flow(HELPDESK.parents[3] / "flows" / "acme.yaml").flow
+    flow = load_flow(HELPDESK.parents[4] / "flows" / "acme.yaml").flow
     assert flow.queues["general"].target.type == "taskrouter" and flow.queues["general"].hours is None
-    assert load_flow(HELPDESK.parents[3] / "flows" / "support.yaml").flow.routing[0].name == "repeat-caller"
+    assert load_flow(HELPDESK.parents[4] / "flows" / "support.yaml").flow.routing[0].name == "repeat-caller"
