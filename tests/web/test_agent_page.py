@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
-from urllib.parse import urlparse
 
 import pytest
 from werkzeug.serving import make_server
 
-from tests.handoff.helpers import API_TOKEN, Caller, api, make_app
+from tests.handoff.helpers import Caller, api, make_app
+from tests.web.webdriver import Chromium
 
 PIN = "9876"
 
@@ -55,56 +53,44 @@ def test_access_needs_bearer_or_a_valid_signed_link(story):
     assert api(client, "get", "/agent/calls/CAnope").status_code == 404
 
 
-def chrome():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        pytest.skip("chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = shutil.which("chromium")
-    profile = tempfile.mkdtemp(prefix="ivr-chrome-")
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
-    return driver, profile
-
-
 def test_agent_page_in_headless_chromium(story):
     app, clock, client, caller = story
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    driver, profile = chrome()
+    try:
+        browser = Chromium()
+    except RuntimeError as exc:
+        server.shutdown()
+        pytest.skip(str(exc))
     try:
         link = app.extensions["ivr.handoff"].agent_url(caller.sid)
-        driver.get(f"http://127.0.0.1:{server.server_port}{link}")
-        find = lambda css: driver.find_element("css selector", css)
-        assert driver.execute_script("return document.body.dataset.ready") == "1"
-        assert find("#caller").text == "+15556660000"
-        summary = find("#summary").text
-        assert summary.startswith("Repeat caller (1 earlier call), not verified, needs help with lost card")
-        assert find("#queue").text == "cards"
-        assert find("#reason").get_attribute("data-code") == "lost_card"
-        assert find("#rule").text.startswith("(none")
-        assert find("#context-id").text == caller.sid
-        assert [li.text for li in driver.find_elements("css selector", "#path li")] == \
+        browser.get(f"http://127.0.0.1:{server.server_port}{link}")
+        text = lambda css: browser.js("return document.querySelector(arguments[0]).textContent.trim()", css)
+        attr = lambda css, name: browser.js("return document.querySelector(arguments[0]).getAttribute(arguments[1])",
+                                            css, name)
+        assert browser.js("return document.body.dataset.ready") == "1"
+        assert text("#caller") == "+15556660000"
+        assert text("#summary").startswith("Repeat caller (1 earlier call), not verified, needs help with lost card")
+        assert text("#queue") == "cards"
+        assert attr("#reason", "data-code") == "lost_card"
+        assert text("#rule").startswith("(none")
+        assert text("#context-id") == caller.sid
+        assert browser.js("return [...document.querySelectorAll('#path li')].map(e => e.textContent)") == \
             ["main", "cards_menu", "account", "pin", "lost"]
-        slots = {r.find_element("css selector", "th").text: r.find_element("css selector", "td").text
-                 for r in driver.find_elements("css selector", "#slots tr")}
+        slots = browser.js("return Object.fromEntries([...document.querySelectorAll('#slots tr')]"
+                           ".map(r => [r.querySelector('th').textContent, r.querySelector('td').textContent]))")
         assert slots == {"account": "123456", "pin": "****"}
-        assert find("#history-count").text == "1"
-        assert "sales" in find("#history li").text
-        started = find("#started")
-        assert started.get_attribute("data-rendered") == "1" and "ago" in started.text
-        assert "Callback to +15556660000" in find("#follow-up").text
-        assert PIN not in driver.page_source
-        assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        sections = driver.find_elements("css selector", "main section")
-        assert all(s.is_displayed() and s.size["width"] > 200 for s in sections)
+        assert text("#history-count") == "1"
+        assert "sales" in text("#history li")
+        assert attr("#started", "data-rendered") == "1" and "ago" in text("#started")
+        assert "Callback to +15556660000" in text("#follow-up")
+        assert PIN not in browser.js("return document.documentElement.outerHTML")
+        assert not [e for e in browser.browser_log() if e.get("level") == "SEVERE"]
+        widths = browser.js("return [...document.querySelectorAll('main section')]"
+                            ".map(s => s.getBoundingClientRect().width)")
+        assert len(widths) == 5 and all(w > 200 for w in widths)
     finally:
-        driver.quit()
+        browser.close()
         server.shutdown()
         thread.join(5)
-        shutil.rmtree(profile, ignore_errors=True)
