@@ -139,8 +139,10 @@ def wait() -> Response:
     if v.state is not None and "entered_at" not in v.data:
         v.data.update(entered_at=_now(), first_position=position)
         v.save("queue_entered", queue=v.queue_name, position=position, avg_queue_time=avg)
-    speech = bool(v.flow and v.flow.settings.speech)
-    return _xml(HT.wait_loop(position, avg, v.spec, speech=speech, language=v.language))
+    # Speech in the wait loop would need Twilio's cloud recogniser (a waitUrl cannot run our media
+    # stream); the product recognises speech only on its own servers, so the loop takes keys.
+    return _xml(HT.wait_loop(position, avg, v.spec, speech=current_app.extensions.get("ivr.queue_speech", False),
+                             language=v.language))
 
 
 def _choice(digits: Optional[str], speech: Optional[str], language: str, extra_agent: tuple = ()) -> Optional[str]:
