@@ -75,6 +75,10 @@ class CallDriver:
         self.hooks = hooks
         self.clock = clock
         self.default_queue = default_queue
+        self.directory = None
+        """Where callers' earlier calls come from (``history(caller, exclude=, limit=)``); None: the store."""
+        self.transfer_listeners: list[Callable[[CallState, A.Transfer], None]] = []
+        """Called after a turn that ends in a transfer is saved (CRM webhooks); errors are logged only."""
 
     # -- public API -----------------------------------------------------
     def start(self, call_id: str, caller: str, called: str, flow: Flow) -> Turn:
@@ -83,7 +87,7 @@ class CallDriver:
             existing = self.store.load_state(call_id)
             if existing is not None:  # Twilio retried the first webhook: replay, don't restart
                 return self._replay(existing, flow)
-            history = tuple(self.store.history(caller, exclude=call_id))
+            history = tuple(self._history(caller, call_id))
             state, actions = step(flow, None, E.CallStarted(call_id, caller, called, self.clock(), history))
             return self._finish(flow, state, actions)
         return self._guard(run, call_id, caller, flow)
@@ -109,6 +113,24 @@ class CallDriver:
             return self._finish(flow, new, actions)
         return self._guard(run, call_id, "", None)
 
+    def _history(self, caller: str, call_id: str) -> list[dict]:
+        source = self.directory or self.store
+        try:
+            return list(source.history(caller, exclude=call_id))
+        except Exception as exc:  # history is a help for agents, never a reason to fail a call
+            log.warning("call %s: caller history unavailable (%s)", call_id, type(exc).__name__)
+            return []
+
+    def _notify(self, state: CallState, out: list[A.Action]) -> None:
+        last = out[-1] if out else None
+        if not isinstance(last, A.Transfer):
+            return
+        for listener in self.transfer_listeners:
+            try:
+                listener(state, last)
+            except Exception:
+                log.exception("call %s: transfer listener failed", state.call_id)
+
     def state(self, call_id: str) -> Optional[CallState]:
         return self.store.load_state(call_id)
 
@@ -132,6 +154,7 @@ class CallDriver:
                 result = self.hooks.run(call, last.timeout, http=_http_spec(flow, last.hook), clock=self.clock)
             state, actions = step(flow, state, result)
         self.store.save(state, events)
+        self._notify(state, out)
         return Turn(out, state, flow, events)
 
     def _replay(self, state: CallState, flow: Flow) -> Turn:
@@ -187,6 +210,7 @@ class CallDriver:
                       rate=flow.settings.rate if flow else None)
         actions: list[A.Action] = [play,
                                    A.Transfer(queue, "system_error", build_context(st, now))]
+        self._notify(st, actions)
         return Turn(actions, st, flow, [ev])
 
 

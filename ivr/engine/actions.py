@@ -85,11 +85,14 @@ class RunHook:
 
 @dataclass(frozen=True)
 class Transfer:
-    """End self-service: hand the caller to a person in ``queue`` with ``context``."""
+    """End self-service: hand the caller to the people of ``queue`` with ``context``."""
 
     queue: str
     reason: str
     context: dict[str, Any]
+    mode: str = "agent"
+    """``agent`` (connect to a person), ``voicemail`` or ``callback`` (take a message or a
+    callback request for the queue's people: a node asked for it, or the queue is closed)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
+from ..handoff.summary import summary
 from .state import CallState
 
 
@@ -24,7 +25,7 @@ def build_context(state: CallState, at: float) -> dict[str, Any]:
     """The context packet of a call at time ``at``."""
     started = state.started_at
     end = state.transferred_at or state.ended_at or at
-    return {
+    ctx = {
         "call_id": state.call_id,
         "caller": state.caller,
         "called": state.called,
@@ -39,6 +40,7 @@ def build_context(state: CallState, at: float) -> dict[str, Any]:
         "auth": dict(state.auth),
         "history": [dict(h) for h in state.history],
         "queue": state.queue,
+        "routing": dict(state.routing),
         "timings": {
             "started_at": iso(started),
             "transferred_at": iso(state.transferred_at),
@@ -47,6 +49,8 @@ def build_context(state: CallState, at: float) -> dict[str, Any]:
             "turns": state.turns,
         },
     }
+    ctx["summary"] = summary(ctx)
+    return ctx
 
 
 def history_entry(context: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from .conditions import holds
 from .context import build_context, iso
 from .matching import grammar_for_menu, match_menu, spoken_digits, wants_agent, yes_no
 from .state import MASK, CallState
+from ..handoff import hours as _hours
+from ..handoff.routing import route as _route
 
 MAX_HOPS = 64
 """Nodes passed through in one step before the flow is judged to loop."""
@@ -35,6 +37,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "escalate": "Let me get you to a person who can help. Please hold.",
         "agent": "Sure, connecting you to a person. Please hold.",
         "error": "Sorry, something went wrong on our side. Connecting you to a person.",
+        "closed": "Sorry, the team that can help is closed right now.",
+        "opens": "They open {when}.",
     },
     "it": {
         "no_input": "Scusi, non ho sentito nulla.",
@@ -187,9 +191,13 @@ def _enter(t: _Turn, node_id: Optional[str]) -> None:
             t.actions.append(A.RunHook(node_id, spec.hook, args, spec.timeout))
             return
         elif kind == "transfer":
-            if node.transfer.say:
-                t.play(node.transfer.say, node_id, "say", barge_in=False)
-            _transfer(t, node.transfer.queue or flow.settings.agent_queue, node.transfer.reason, None)
+            _transfer(t, node.transfer.queue or flow.settings.agent_queue, node.transfer.reason, None,
+                      say=node.transfer.say)
+            return
+        elif kind in ("voicemail", "callback"):
+            spec = getattr(node, kind)
+            queue = (spec.queue if spec else None) or flow.settings.agent_queue
+            _transfer(t, queue, spec.reason if spec else kind, None, mode=kind, say=spec.say if spec else None)
             return
         elif kind == "hangup":
             t.play(node.hangup or "", node_id, "goodbye", barge_in=False)
@@ -462,12 +470,34 @@ def _escalate(t: _Turn, reason: str, failed: Optional[str] = None) -> None:
     """Leave self-service for a person (caller request, failures, errors)."""
     flow = t.flow
     key = {"caller_request": "agent", "retries_exhausted": "escalate"}.get(reason, "error")
-    t.play(text(flow.language, key), t.state.node or "", "escalate", barge_in=False)
-    _transfer(t, flow.queue_for(t.state.node), reason, failed)
+    _transfer(t, flow.queue_for(t.state.node), reason, failed, say=text(flow.language, key), part="escalate")
 
 
-def _transfer(t: _Turn, queue: str, reason: str, failed: Optional[str]) -> None:
+def _closed_message(t: _Turn, queue: str) -> str:
+    spec = t.flow.queues.get(queue)
+    hours = spec.hours if spec else None
+    if hours is not None and hours.closed_message:
+        return hours.closed_message
+    words = text(t.flow.language, "closed")
+    nxt = _hours.next_opening(hours, t.at) if hours is not None else None
+    if nxt is not None and lang_prefix(t.flow.language) == "en":
+        words += " " + text(t.flow.language, "opens").replace("{when}", _hours.spoken_opening(nxt, t.at))
+    return words
+
+
+def _transfer(t: _Turn, queue: str, reason: str, failed: Optional[str], mode: str = "agent",
+              say: Optional[str] = None, part: str = "say") -> None:
+    """Hand the caller to a queue's people, through the flow's routing rules and the queue's hours."""
     st = t.state
+    decision = _route(t.flow, st, queue, reason, t.at, mode)
+    if mode == "agent" and decision.mode != "agent":
+        # The queue is closed: no promise of a person; say so, then take a message or a callback.
+        reason = "out_of_hours"
+        t.play(_closed_message(t, decision.queue), st.node or "", "closed", barge_in=False)
+    elif say:
+        t.play(say, st.node or "", part, barge_in=False)
+    queue, mode = decision.queue, decision.mode
+    st.routing = decision.as_dict()
     st.queue = queue
     st.reason = reason
     st.failed_node = failed
@@ -476,8 +506,9 @@ def _transfer(t: _Turn, queue: str, reason: str, failed: Optional[str]) -> None:
     st.end_reason = "transferred"
     st.waiting = None
     st.secrets = {}
-    t.record("transfer", st.node, queue=queue, reason=reason, failed_node=failed)
-    t.actions.append(A.Transfer(queue, reason, build_context(st, t.at)))
+    t.record("transfer", st.node, queue=queue, reason=reason, failed_node=failed, mode=mode,
+             rule=decision.rule, requested=decision.requested)
+    t.actions.append(A.Transfer(queue, reason, build_context(st, t.at), mode))
 
 
 def _end(t: _Turn, reason: str) -> None:

@@ -14,6 +14,7 @@ typed sentence and a spoken one take the same decision.  Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional, Sequence
 
 from ..flow.model import Menu
@@ -48,6 +49,7 @@ class Match:
     phrase: str = ""
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Normalise and fold simple English plurals ("cards" -> "card")."""
     words = []
@@ -152,6 +154,21 @@ def yes_no(text: str, language: str) -> Optional[str]:
 
 def grammar_for_menu(menu: Menu, language: str, extra_agent: Sequence[str] = ()) -> tuple[str, ...]:
     """Phrases a recogniser should expect at a menu: options, keys as words, agent words."""
+    key = (id(menu), language, tuple(extra_agent))
+    hit = _GRAMMARS.get(key)
+    if hit is not None and hit[0] is menu:  # identity check: ids are reused after a flow reload
+        return hit[1]
+    phrases = _grammar(menu, language, tuple(extra_agent))
+    if len(_GRAMMARS) > 4096:
+        _GRAMMARS.clear()
+    _GRAMMARS[key] = (menu, phrases)
+    return phrases
+
+
+_GRAMMARS: dict[tuple, tuple[Menu, tuple[str, ...]]] = {}
+
+
+def _grammar(menu: Menu, language: str, extra_agent: tuple[str, ...]) -> tuple[str, ...]:
     words = number_words(language)
     out: list[str] = []
     for opt in menu.options:

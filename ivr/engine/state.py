@@ -45,6 +45,7 @@ class CallState(BaseModel):
     reason: Optional[str] = None
     failed_node: Optional[str] = None
     queue: Optional[str] = None
+    routing: dict[str, Any] = Field(default_factory=dict, description="How the queue was chosen (see handoff.routing).")
     transferred_at: Optional[float] = None
     turns: int = 0
     extra: dict[str, Any] = Field(default_factory=dict, description="Transport-owned data (e.g. stream tokens).")

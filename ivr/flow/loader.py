@@ -44,6 +44,8 @@ _MODEL_AT: dict[str, type[BaseModel]] = {
     "settings": m.Settings, "menu": m.Menu, "ask": m.Ask, "action": m.Action,
     "branch": m.Branch, "transfer": m.Transfer, "options": m.Option,
     "when": m.Condition, "cases": m.Case, "queues": m.Queue, "hooks": m.HttpHook,
+    "target": m.Target, "hours": m.Hours, "routing": m.RoutingRule, "voicemail": m.Voicemail,
+    "callback": m.Callback,
 }
 
 
@@ -54,6 +56,8 @@ def _model_for(loc: tuple) -> type[BaseModel]:
         if isinstance(part, str):
             if part == "nodes":
                 current = m.Node
+            elif part == "when" and current is m.RoutingRule:
+                current = m.RouteWhen
             elif part in _MODEL_AT:
                 current = _MODEL_AT[part]
     return current

@@ -22,6 +22,8 @@ RESERVED_KINDS = ("authenticate", "survey")
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 KEY_CHARS = set("0123456789*#")
 
+Scalar = Union[str, int, float, bool]
+
 
 class Strict(BaseModel):
     """Base for flow models: unknown properties are errors, models are immutable."""
@@ -45,11 +47,148 @@ class Settings(Strict):
     digit_timeout: float = Field(3, gt=0, le=30, description="Seconds between key presses before digit entry ends.")
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_HEADER = re.compile(r"^[A-Za-z0-9-]{1,40}$")
+
+
+class Target(Strict):
+    """Where a queue's callers are connected: a Twilio queue, TaskRouter, a SIP URI or a phone number.
+
+    ``taskrouter`` (the default) renders ``<Enqueue workflowSid>`` with the context
+    packet as ``<Task>`` JSON; ``queue`` a named Twilio queue; ``sip``
+    ``<Dial><Sip>`` with ``X-`` headers; ``number`` ``<Dial><Number>`` with a
+    whisper that reads the agent a one-sentence summary.
+    """
+
+    type: Literal["queue", "taskrouter", "sip", "number"] = "taskrouter"
+    name: Optional[str] = Field(None, description="Twilio queue name (type queue); default: the queue's id.")
+    workflow_sid: Optional[str] = Field(None, description="TaskRouter workflow SID (type taskrouter).")
+    uri: Optional[str] = Field(None, description="SIP URI, sip:agent@pbx.example.com (type sip).")
+    number: Optional[str] = Field(None, description="Phone number in E.164, +15551230000 (type number).")
+    caller_id: Optional[str] = Field(None, description="Caller ID shown to the agent (Dial callerId).")
+    timeout: int = Field(20, ge=5, le=120, description="Seconds to ring the SIP/number target.")
+    priority: Optional[int] = Field(None, ge=0, le=1000, description="TaskRouter task priority.")
+    fields: list[str] = Field(default_factory=list,
+                              description="Slots sent as X- SIP headers (never sensitive ones).")
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Target":
+        need = {"sip": "uri", "number": "number"}.get(self.type)
+        if need and not getattr(self, need):
+            example = {"uri": "uri: sip:agent@pbx.example.com", "number": 'number: "+15551230000"'}[need]
+            raise ValueError(f"a {self.type} target needs {need}: ({example})")
+        if self.type == "sip" and not (self.uri or "").startswith(("sip:", "sips:")):
+            raise ValueError(f"SIP uri {self.uri!r} must start with sip: or sips:")
+        if self.type == "number" and not re.match(r"^\+[1-9]\d{6,14}$", self.number or ""):
+            raise ValueError(f"number {self.number!r} must be E.164, quoted: number: \"+15551230000\"")
+        for f in self.fields:
+            if not _HEADER.match(f):
+                raise ValueError(f"field {f!r} cannot be a SIP header name; use letters, digits and -")
+        return self
+
+
+class Hours(Strict):
+    """Opening hours of a queue, in its own time zone."""
+
+    timezone: str = Field("UTC", description="IANA time zone, e.g. Europe/London.")
+    weekly: dict[str, list[str]] = Field(default_factory=dict,
+                                         description='Day -> ranges, e.g. mon: ["09:00-17:00"]; days not listed are closed.')
+    holidays: list[str] = Field(default_factory=list, description='Closed dates, quoted: "2026-12-25".')
+    closed_message: Optional[str] = Field(None, description="Said to callers out of hours.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/London") from None
+        return v
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, ranges in v.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown day {day!r}; use {', '.join(WEEKDAYS)}")
+            for r in ranges:
+                m = _RANGE.match(str(r).replace(" ", ""))
+                if not m or (m.group(1), m.group(2)) >= (m.group(3), m.group(4)) or \
+                        int(m.group(1)) * 60 + int(m.group(2)) > 1440 or int(m.group(3)) * 60 + int(m.group(4)) > 1440:
+                    raise ValueError(f"{day}: range {r!r} must be HH:MM-HH:MM with the start before the end "
+                                     '(quote it: ["09:00-17:00"])')
+        return v
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: list[str]) -> list[str]:
+        from datetime import date
+        out = []
+        for d in v:
+            try:
+                out.append(date.fromisoformat(str(d)).isoformat())
+            except ValueError:
+                raise ValueError(f"holiday {d!r} must be a date YYYY-MM-DD") from None
+        return out
+
+
 class Queue(Strict):
-    """An agent queue that escalations and transfer nodes can name."""
+    """An agent queue that escalations and transfer nodes can name.
+
+    ``general: {}`` is a TaskRouter-style ``<Enqueue>`` with ``<Task>``, open
+    around the clock; every other property is optional.
+    """
 
     description: Optional[str] = None
     workflow_sid: Optional[str] = Field(None, description="TaskRouter workflow SID for <Enqueue workflowSid>.")
+    target: Target = Field(default_factory=Target)
+    hours: Optional[Hours] = Field(None, description="Opening hours; none: always open.")
+    out_of_hours: Literal["voicemail", "callback"] = Field(
+        "voicemail", description="What callers are offered when the queue is closed.")
+    whisper: bool = Field(True, description="Read the agent a one-sentence summary before connecting (number targets).")
+    hold_audio: Optional[str] = Field(None, description="URL of hold music for the wait loop.")
+    offer_callback: bool = Field(True, description="Waiting callers may leave the queue for a callback.")
+    offer_voicemail: bool = Field(True, description="Waiting callers may leave the queue to leave a message.")
+
+
+class RouteWhen(Strict):
+    """Conditions of a routing rule; all given ones must hold."""
+
+    path_contains: Optional[Union[str, list[str]]] = Field(
+        None, description="A node id (or any of several) the caller passed through.")
+    called_within_hours: Optional[float] = Field(None, gt=0, le=24 * 366,
+                                                 description="The caller called before within this many hours.")
+    calls_at_least: Optional[int] = Field(None, ge=1, description="Earlier calls of this caller, at least.")
+    slot: Optional[str] = None
+    equals: Optional[Scalar] = None
+    in_: Optional[list[Scalar]] = Field(None, alias="in")
+    exists: Optional[bool] = None
+    auth: Optional[Union[str, list[str]]] = Field(None, description="Auth status: verified, failed, none...")
+    reason: Optional[Union[str, list[str]]] = Field(None, description="Why self-service ended.")
+    requested: Optional[Union[str, list[str]]] = Field(None, description="The queue the flow asked for.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _something(self) -> "RouteWhen":
+        if not self.model_fields_set:
+            raise ValueError("a routing rule needs at least one condition under when:")
+        if (self.equals is not None or self.in_ is not None or self.exists is not None) and self.slot is None:
+            raise ValueError("equals/in/exists test a slot: add slot: <name>")
+        if self.slot is not None and self.equals is None and self.in_ is None and self.exists is None:
+            raise ValueError(f"slot {self.slot!r} needs one of equals, in, exists")
+        return self
+
+
+class RoutingRule(Strict):
+    """Choose a queue for a transfer: the first rule whose conditions hold wins."""
+
+    name: Optional[str] = Field(None, description="Shown in the context packet (routing.rule).")
+    when: RouteWhen
+    queue: str
+    priority: Optional[int] = Field(None, ge=0, le=1000, description="TaskRouter task priority for this rule.")
 
 
 class HttpHook(Strict):
@@ -156,8 +295,6 @@ class Action(Strict):
     on_failure: Optional[str] = Field(None, description="Node when the hook fails or times out; default: a person.")
 
 
-Scalar = Union[str, int, float, bool]
-
 
 class Condition(Strict):
     """A test on a slot or on a hook outcome; exactly one operator."""
@@ -210,6 +347,23 @@ class Transfer(Strict):
     say: Optional[str] = Field(None, description="Said before the transfer.")
 
 
+class Voicemail(Strict):
+    """Take a message for a queue's people (recorded, transcribed offline, stored with status)."""
+
+    queue: Optional[str] = None
+    reason: str = "voicemail"
+    say: Optional[str] = Field(None, description="Said before the beep; default: a short instruction.")
+    max_seconds: int = Field(120, ge=5, le=600)
+
+
+class Callback(Strict):
+    """Offer a call back: the number (caller ID or typed) and a time window are confirmed and stored."""
+
+    queue: Optional[str] = None
+    reason: str = "callback"
+    say: Optional[str] = Field(None, description="Said before the callback questions.")
+
+
 class Node(Strict):
     """A node: exactly one kind key, plus ``next`` where the kind allows it."""
 
@@ -221,8 +375,8 @@ class Node(Strict):
     transfer: Optional[Transfer] = None
     hangup: Optional[str] = None
     authenticate: Optional[dict[str, Any]] = None
-    voicemail: Optional[dict[str, Any]] = None
-    callback: Optional[dict[str, Any]] = None
+    voicemail: Optional[Voicemail] = None
+    callback: Optional[Callback] = None
     survey: Optional[dict[str, Any]] = None
     next: Optional[str] = None
     description: Optional[str] = None
@@ -253,6 +407,8 @@ class Flow(Strict):
     settings: Settings = Field(default_factory=Settings)
     queues: dict[str, Queue] = Field(default_factory=dict)
     hooks: dict[str, HttpHook] = Field(default_factory=dict)
+    routing: list[RoutingRule] = Field(default_factory=list,
+                                       description="Rules that choose the queue of a transfer; first match wins.")
     nodes: dict[str, Node] = Field(min_length=1)
 
     @field_validator("flow")

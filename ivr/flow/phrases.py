@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 AGENT_WORDS: dict[str, tuple[str, ...]] = {
     "en": ("agent", "representative", "operator", "a person", "person", "human", "a human",
@@ -55,6 +56,7 @@ def lang_prefix(language: str) -> str:
     return {"cmn": "zh", "yue": "zh"}.get(prefix, prefix)
 
 
+@lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
     """Lower-case, strip accents' compatibility forms and punctuation, fold white space."""
     text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
@@ -64,6 +66,11 @@ def normalize(text: str) -> str:
 
 def agent_words(language: str, extra: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
     """Agent phrases for a language (English is always understood too)."""
+    return _agent_words(language, tuple(extra))
+
+
+@lru_cache(maxsize=256)
+def _agent_words(language: str, extra: tuple[str, ...]) -> tuple[str, ...]:
     words = list(AGENT_WORDS.get(lang_prefix(language), ())) + list(extra)
     if lang_prefix(language) != "en":
         words += list(AGENT_WORDS["en"][:4])

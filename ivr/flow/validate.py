@@ -58,6 +58,10 @@ def cross_check(lf: "LoadedFlow", known_hooks: Optional[Iterable[str]] = None) -
             check_queue(spec.queue, ("nodes", nid, kind, "queue"))
         if node.transfer is not None:
             check_queue(node.transfer.queue, ("nodes", nid, "transfer", "queue"))
+        for kind_name in ("voicemail", "callback"):
+            spec_h = getattr(node, kind_name)
+            if spec_h is not None:
+                check_queue(spec_h.queue, ("nodes", nid, kind_name, "queue"))
         if node.action is not None and known_hooks is not None:
             if node.action.hook not in known_hooks and node.action.hook not in flow.hooks:
                 names = sorted(set(known_hooks) | set(flow.hooks))
@@ -98,6 +102,29 @@ def cross_check(lf: "LoadedFlow", known_hooks: Optional[Iterable[str]] = None) -
                                     "a phrase may select one option only"))
                     phrases.setdefault(norm, i)
 
+    for i, rule in enumerate(flow.routing):
+        check_queue(rule.queue, ("routing", i, "queue"))
+        req = rule.when.requested
+        for name in ([req] if isinstance(req, str) else req or []):
+            check_queue(name, ("routing", i, "when", "requested"))
+        if rule.when.slot and rule.when.slot in sensitive and rule.when.exists is None:
+            add(Problem(lf.file, *lf.pos("routing", i, "when", "slot"),
+                        f"routing rule {i + 1}: slot '{rule.when.slot}' is sensitive; routing sees only "
+                        "whether it exists: use exists: true"))
+        paths = rule.when.path_contains
+        for name in ([paths] if isinstance(paths, str) else paths or []):
+            if name not in flow.nodes:
+                close = difflib.get_close_matches(name, list(flow.nodes), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "name a node of this flow"
+                add(Problem(lf.file, *lf.pos("routing", i, "when", "path_contains"),
+                            f"routing rule {i + 1}: path_contains '{name}' is not a node; {hint}"))
+    for qname, queue in flow.queues.items():
+        for j, field_name in enumerate(queue.target.fields):
+            if field_name in sensitive:
+                add(Problem(lf.file, *lf.pos("queues", qname, "target", "fields", j),
+                            f"queue '{qname}': slot '{field_name}' is sensitive and never leaves the IVR; "
+                            "remove it from fields"))
+
     target_errors = any("is not a node of this flow" in p.message for p in out)
     if flow.start in flow.nodes and not target_errors:  # an unknown target usually meant the "unreachable" node
         seen = graph.reachable(flow)
@@ -123,4 +150,8 @@ def _texts(node) -> list[tuple[tuple, str]]:
                 out.append(((kind, name), getattr(spec, name)))
     if node.transfer is not None and node.transfer.say:
         out.append((("transfer", "say"), node.transfer.say))
+    for kind in ("voicemail", "callback"):
+        spec_h = getattr(node, kind)
+        if spec_h is not None and spec_h.say:
+            out.append(((kind, "say"), spec_h.say))
     return out

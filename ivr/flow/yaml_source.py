@@ -164,6 +164,8 @@ def _syntax_hint(exc: yaml.MarkedYAMLError) -> str:
         return "a text value containing ': ' must be quoted"
     if "found character '\\t'" in problem or "\\t" in problem:
         return "indent with spaces, not tabs"
+    if "expected ',' or '}'" in problem or "expected ',' or ']'" in problem:
+        return "inside {...} or [...] quote text that contains ? : , # [ ] { }"
     if "could not find expected ':'" in problem:
         return "check the indentation and that each key ends with ':'"
     return ""

@@ -127,12 +127,26 @@ class HookRegistry:
             log.warning("hook %s timed out after %.1fs (call %s)", call.name, timeout, call.call_id)
             return HookFailed("timeout", timed_out=True, at=clock(), ms=ms())
         except Exception as exc:  # a failing hook must send the caller to a person, not crash the call
+            if _is_timeout(exc):
+                log.warning("hook %s timed out (call %s)", call.name, call.call_id)
+                return HookFailed("timeout", timed_out=True, at=clock(), ms=ms())
             log.warning("hook %s failed (call %s): %s", call.name, call.call_id, type(exc).__name__)
             return HookFailed(f"{type(exc).__name__}: {exc}", at=clock(), ms=ms())
         return HookCompleted(reply.outcome, dict(reply.data), at=clock(), ms=ms())
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether an exception means the hook's back end was too slow (HTTP or socket timeouts)."""
+    try:
+        import requests
+        if isinstance(exc, requests.Timeout):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, TimeoutError)
 
 
 def sign_body(secret: str, body: bytes) -> str:

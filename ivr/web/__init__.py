@@ -16,12 +16,27 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     """Build the IVR web app.
 
     Args:
-        config: a Config, or overrides applied on top of the environment.
+        config: a Config; or a mapping applied on top of the environment, whose
+            keys may be environment names (``TWILIO_AUTH_TOKEN``, ``IVR_FLOWS_DIR``...),
+            Config fields (``flows_dir``...) or other Flask settings (``TESTING``).
         services: pre-built services (tests share a store this way).
     """
+    flask_settings: dict[str, Any] = {}
     if config is None or isinstance(config, Mapping):
-        config = Config.from_env(**dict(config or {}))
+        import os
+
+        env: dict[str, str] = dict(os.environ)
+        fields: dict[str, Any] = {}
+        for key, value in dict(config or {}).items():
+            if key.startswith(("IVR_", "TWILIO_")):
+                env[key] = "" if value is None else str(value)
+            elif key.isupper():
+                flask_settings[key] = value
+            else:
+                fields[key] = value
+        config = Config.from_env(env, **fields)
     app = Flask(__name__)
+    app.config.update(flask_settings)
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
     svc = services or build_services(config)
     app.extensions["ivr"] = svc
@@ -31,6 +46,8 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    from . import handoff
+    handoff.init_app(app)
     logging.getLogger("ivr").setLevel(logging.INFO)
     return app
 

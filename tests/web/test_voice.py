@@ -171,3 +171,15 @@ def test_hook_timeout_escalates_over_http(make_app, flows_dir: Path) -> None:
     packet = task(root)
     assert packet["reason"] == "hook_failed" and packet["failed_node"] == "balance_lookup"
     assert packet["slots"]["pin"] == "****"
+
+
+def test_create_app_accepts_environment_names(tmp_path, flows_dir) -> None:
+    from ivr.web import create_app
+
+    app = create_app({"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "IVR_FLOWS_DIR": str(flows_dir), "TESTING": True,
+                      "instance_dir": str(tmp_path / "i")})
+    assert app.config["TESTING"] is True
+    c = SignedClient(app)
+    assert c.post("/voice?flow=acme", call_params(), sign=False).status_code == 403
+    assert c.post("/voice?flow=acme", call_params()).status_code == 200
+    app.extensions["ivr"].close()
