@@ -78,6 +78,8 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
             add(nid, "goodbye", node.hangup)
         elif kind == "transfer":
             add(nid, "say", node.transfer.say)
+        elif kind in ("voicemail", "callback"):
+            add(nid, "say", getattr(getattr(node, kind), "say", None))
         spec = node.menu or node.ask
         if spec is not None:
             add(nid, "prompt", spec.prompt)
@@ -92,7 +94,49 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
                 add(nid, "escalate", system_text(lang, key))
     # Any node can fail into a person (a hook without on_failure, a flow error).
     add(flow.start, "escalate", system_text(lang, "error"))
+    for words in closed_texts(flow):
+        add(flow.start, "closed", words)
     return out
+
+
+def closed_texts(flow: Flow) -> list[str]:
+    """What callers hear when a queue with opening hours is closed, every variant.
+
+    The engine says the queue's ``closed_message``, or its own "closed" phrase
+    plus, in English, when the queue opens next ("They open at 9 AM
+    tomorrow."). The opening times come from the queue's weekly hours and the
+    day is one of today, tomorrow or a weekday, so the variants are few and
+    are rendered like any other prompt.
+    """
+    import datetime as dt
+
+    from ivr.flow.phrases import lang_prefix
+    from ivr.handoff.hours import spoken_opening
+
+    out: list[str] = []
+    closed = system_text(flow.language, "closed")
+    for queue in flow.queues.values():
+        hours = getattr(queue, "hours", None)
+        if hours is None:
+            continue
+        if hours.closed_message:
+            out.append(hours.closed_message)
+            continue
+        out.append(closed)
+        if lang_prefix(flow.language) != "en":
+            continue
+        starts = {str(r).replace(" ", "").split("-")[0] for ranges in hours.weekly.values() for r in ranges}
+        for start in sorted(starts):
+            h, m = (int(x) for x in start.split(":"))
+            if h >= 24:
+                continue
+            for weekday in range(7):  # 2024-01-01 was a Monday
+                when = dt.datetime(2024, 1, 1 + weekday, h, m, tzinfo=dt.timezone.utc)
+                for days_before in (0, 1, 3):  # today, tomorrow, "on Monday"
+                    at = (when - dt.timedelta(days=days_before)).timestamp()
+                    opens = system_text(flow.language, "opens").replace("{when}", spoken_opening(when, at))
+                    out.append(f"{closed} {opens}")
+    return list(dict.fromkeys(out))
 
 
 def flow_specs(flow: Flow) -> list[PromptSpec]:
