@@ -6,7 +6,7 @@ calls the same way (same flows, store, hooks and driver).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .calls.driver import CallDriver
@@ -29,8 +29,12 @@ class Services:
     store: Store
     hooks: HookRegistry
     driver: CallDriver
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+    """Shutdown steps of optional layers (e.g. the background prompt renderer), run first."""
 
     def close(self) -> None:
+        while self.on_close:
+            self.on_close.pop()()
         self.hooks.close()
         self.store.close()
 

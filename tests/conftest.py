@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -63,6 +67,7 @@ def make_app(tmp_path: Path, flows_dir: Path):
     def make(**overrides: Any):
         from ivr.web import create_app
         cfg = {"flows_dir": str(flows_dir), "instance_dir": str(tmp_path / "instance"),
+               "audio_dir": str(tmp_path / "audio"),
                "auth_token": AUTH_TOKEN, "api_token": API_TOKEN, "flow_check_interval": 0.0}
         cfg.update(overrides)
         app = create_app(cfg)
@@ -87,3 +92,33 @@ def twilio(app) -> SignedClient:
 def call_params(sid: str = "CA00000000000000000000000000000001", **extra: str) -> dict[str, str]:
     return {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+15551230000", "To": "+15005550006",
             "CallStatus": "in-progress", "Direction": "inbound", **extra}
+
+
+def run_ivr(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``python -m ivr ARGS`` in a subprocess, with a clean environment plus ``env``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    return subprocess.run([sys.executable, "-m", "ivr", *args], cwd=cwd, env={**base, **(env or {})},
+                          capture_output=True, text=True, timeout=600)
+
+
+@dataclass(frozen=True)
+class DemoAudio:
+    """The demo flows' prompts rendered once per session by ``prompts build``."""
+
+    audio_dir: Path
+    cold: subprocess.CompletedProcess
+    cold_seconds: float
+
+    def copy(self, dst: Path) -> Path:
+        """A private copy a test may change."""
+        shutil.copytree(self.audio_dir, dst)
+        return dst
+
+
+@pytest.fixture(scope="session")
+def demo_audio(tmp_path_factory: pytest.TempPathFactory) -> DemoAudio:
+    """``python -m ivr prompts build`` of flows/ into a session temp dir (never the repo's audio/)."""
+    audio_dir = tmp_path_factory.mktemp("demo") / "audio"
+    t0 = time.monotonic()
+    cold = run_ivr("prompts", "build", "--flows", str(FLOWS), "--audio-dir", str(audio_dir), "--no-progress")
+    return DemoAudio(audio_dir, cold, time.monotonic() - t0)

@@ -205,7 +205,10 @@ class CallDriver:
         except Exception:
             log.warning("call %s: could not record the fallback transfer", call_id)
         language = flow.language if flow else "en-US"
-        actions: list[A.Action] = [A.Play(text(language, "error"), st.node or "", "escalate", language, False),
+        play = A.Play(text(language, "error"), st.node or "", "escalate", language, False,
+                      flow=flow.flow if flow else "", voice=flow.settings.voice if flow else None,
+                      rate=flow.settings.rate if flow else None)
+        actions: list[A.Action] = [play,
                                    A.Transfer(queue, "system_error", build_context(st, now))]
         self._notify(st, actions)
         return Turn(actions, st, flow, [ev])

@@ -21,6 +21,16 @@ class Play:
         part: which prompt of the node: ``prompt``, ``no_input``, ``no_match``,
             ``say``, ``confirm``, ``goodbye``...
         barge_in: whether caller input may interrupt it.
+        flow: id of the flow speaking (recorded prompts are per flow and node).
+        voice, rate: the flow's TTS settings, so the audio can be found by
+            the prompt layer without the flow at hand.
+        template: the text before slot values were filled in (``None`` when
+            it has no ``{slot}`` fields); lets audio be assembled from pieces.
+        values: the filled-in slot values as ``(name, value)`` pairs; values
+            of sensitive slots are never here.
+
+    The fields after ``barge_in`` do not take part in equality, so code that
+    compares prompts by what is said keeps working.
     """
 
     text: str
@@ -28,6 +38,11 @@ class Play:
     part: str = "prompt"
     language: str = "en-US"
     barge_in: bool = True
+    flow: str = field(default="", compare=False)
+    voice: Optional[str] = field(default=None, compare=False)
+    rate: Optional[int] = field(default=None, compare=False)
+    template: Optional[str] = field(default=None, compare=False)
+    values: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,16 @@ class _Turn:
         self.actions.append(A.RecordEvent(event_kind, node, self.at, data))
 
     def play(self, words: str, node: str, part: str, barge_in: bool = True) -> None:
-        filled = templates.render(words, self.state.slots).strip()
+        slots = self.state.slots
+        filled = templates.render(words, slots).strip()
         if filled:
-            self.actions.append(A.Play(filled, node, part, self.flow.language, barge_in))
+            names = templates.fields(words)
+            secret = set(self.state.sensitive)
+            values = tuple((n, slots[n]) for n in dict.fromkeys(names) if n in slots and n not in secret)
+            s = self.flow.settings
+            self.actions.append(A.Play(filled, node, part, self.flow.language, barge_in, flow=self.flow.flow,
+                                       voice=s.voice, rate=s.rate, template=words.strip() if names else None,
+                                       values=values))
 
     def turn(self, entry: dict[str, Any]) -> None:
         self.state.transcript.append({"node": self.state.node, **entry, "time": iso(self.at)})

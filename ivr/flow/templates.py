@@ -1,7 +1,10 @@
 """Slot values in prompt text: ``"Your balance is {balance} dollars."``.
 
-Templates use ``{name}`` fields only (no attribute access, no format specs),
-so designers cannot reach into Python objects from YAML.
+Templates use ``{name}`` fields (no attribute access, no Python format
+specs), so designers cannot reach into Python objects from YAML. A field may
+say how its value is spoken in rendered audio, ``{balance:money}``,
+``{when:date:year}`` (see :mod:`ivr.prompts.sayas`); the text keeps the value
+as it is.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)(?::[a-z]+(?::[A-Za-z0-9.]+)?)?\}")
 
 
 def fields(text: str) -> list[str]:

@@ -107,6 +107,8 @@ def infer_kind(value: object) -> str:
     s = str(value).strip()
     if re.fullmatch(r"[0-9][0-9 \-+*#]*", s):
         return "digits"
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+\.\d+", s):
+        return "number"  # "1,204.50" as a hook returns it
     try:
         if sayas.parse_money(s)[1] is not None:
             return "money"

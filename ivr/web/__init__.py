@@ -41,7 +41,8 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     svc = services or build_services(config)
     app.extensions["ivr"] = svc
 
-    from . import api, pages, voice
+    from . import api, audio, pages, voice
+    audio.install(app, config.audio_dir, background=bool(config.extra.get("prompt_background", True)))
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 from urllib.parse import quote
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -23,8 +23,8 @@ from ..engine import actions as A
 
 log = logging.getLogger(__name__)
 
-PromptUrl = Callable[[A.Play], Optional[str]]
-"""Maps a prompt to the URL of its rendered audio, or None to use ``<Say>``."""
+PromptUrl = Callable[[A.Play], Union[str, Sequence[str], None]]
+"""Maps a prompt to the URL of its audio (or several, played in order), or None to use ``<Say>``."""
 
 SAY_LANGUAGES = {"en": "en-US", "it": "it-IT", "es": "es-ES", "fr": "fr-FR", "de": "de-DE", "zh": "cmn-CN",
                  "cmn": "cmn-CN"}
@@ -35,10 +35,13 @@ def _say_language(language: str) -> str:
 
 
 def add_prompt(parent: VoiceResponse | Gather, play: A.Play, prompt_url: Optional[PromptUrl]) -> None:
-    """Append one prompt: ``<Play>`` of rendered audio, else ``<Say>``."""
-    url = prompt_url(play) if prompt_url else None
-    if url:
-        parent.play(url)
+    """Append one prompt: ``<Play>`` of its audio (one per piece of an assembled prompt), else ``<Say>``."""
+    urls = prompt_url(play) if prompt_url else None
+    if isinstance(urls, str):
+        urls = [urls]
+    if urls:
+        for url in urls:
+            parent.play(url)
     else:
         parent.say(play.text, language=_say_language(play.language))
 

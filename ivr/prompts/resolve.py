@@ -1,0 +1,164 @@
+"""Audio for a prompt the engine plays, at call time, without rendering anything.
+
+Every transport asks the same question -- "what do I play for this
+:class:`~ivr.engine.actions.Play`?" -- and gets the same answer here:
+
+1. a person's recording of the node (``recorded/<flow>/<node>.wav``) for the
+   node's own words (parts ``prompt``, ``say``, ``goodbye``);
+2. the rendered TTS file for the text;
+3. for text with slot values, the whole sentence if it was rendered, else
+   pieces rendered ahead of time, played back to back;
+4. otherwise nothing: the transport speaks the text itself (TwiML ``<Say>``)
+   and the gap is logged once. When the audio directory has been built, the
+   missing text is also queued for the background renderer so the next
+   caller hears audio.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ivr.prompts.assemble import AssembledPrompt, assemble, resolve_audio
+from ivr.prompts.background import BackgroundRenderer
+from ivr.prompts.cache import PromptAudio, PromptCache
+from ivr.prompts.spec import PromptSpec
+
+log = logging.getLogger(__name__)
+
+#: Parts of a node that its recording replaces (its own words, not system phrases).
+RECORDED_PARTS = ("prompt", "say", "goodbye")
+
+#: Distinct fallbacks remembered for log-once (bounded: unique texts must not grow memory).
+_MAX_LOGGED = 10_000
+
+
+def spec_of(play: Any, text: str | None = None) -> PromptSpec | None:
+    """The TTS spec of a played text (None if the text or language is unusable)."""
+    try:
+        return PromptSpec(text if text is not None else play.text, play.language or "en-US",
+                          getattr(play, "voice", None), getattr(play, "rate", None))
+    except ValueError:
+        return None
+
+
+def assembled_of(play: Any) -> AssembledPrompt | None:
+    """A dynamic prompt as words and pieces, from the Play's template and values."""
+    template = getattr(play, "template", None)
+    if not template:
+        return None
+    try:
+        return assemble(template, dict(getattr(play, "values", ()) or ()), play.language or "en-US",
+                        getattr(play, "voice", None), getattr(play, "rate", None))
+    except (KeyError, ValueError):
+        return None  # a value missing or unreadable as its kind: the filled text is still spoken
+
+
+class PromptResolver:
+    """Finds the audio of a prompt: recording, TTS file, assembled pieces.
+
+    Args:
+        cache: the prompt cache of the audio directory.
+        background: renders missing text for next time; only used once the
+            audio directory has been built (a deployment that never ran
+            ``prompts build`` keeps to ``<Say>`` and starts no TTS process).
+    """
+
+    def __init__(self, cache: PromptCache, background: BackgroundRenderer | None = None) -> None:
+        self.cache = cache
+        self.background = background
+        self._logged: set[tuple[str, ...]] = set()
+        self._lock = threading.Lock()
+
+    def _background(self) -> BackgroundRenderer | None:
+        if self.background is not None and self.cache.manifest():
+            return self.background
+        return None
+
+    def audio(self, play: Any, *, render_missing: bool = True) -> list[PromptAudio] | None:
+        """The audio files to play for ``play``, in order; None when there are none.
+
+        Args:
+            play: an :class:`ivr.engine.actions.Play` (or anything shaped like it).
+            render_missing: queue missing audio for background rendering and
+                log the fallback (the simulator and the lint only ask).
+        """
+        dynamic = bool(getattr(play, "template", None))
+        flow, node = getattr(play, "flow", "") or "", play.node or ""
+        if flow and node and not dynamic and play.part in RECORDED_PARTS:
+            try:
+                rec = self.cache.lookup_recorded(flow, node)
+            except Exception:  # noqa: BLE001 - a bad name must never break a call
+                rec = None
+            if rec is not None:
+                return [rec]
+        background = self._background() if render_missing else None
+        spec = spec_of(play)
+        if spec is None:
+            return None
+        found = self.cache.lookup(spec)
+        if found is not None:
+            return [found]
+        if dynamic:
+            prompt = assembled_of(play)
+            if prompt is not None:
+                pieces = resolve_audio(prompt, self.cache, background)
+                if pieces:
+                    return pieces
+                background = None  # resolve_audio queued the whole sentence
+        if background is not None:
+            background.request(spec)
+        if render_missing:
+            self._log_fallback(play, dynamic)
+        return None
+
+    def _log_fallback(self, play: Any, dynamic: bool) -> None:
+        # The template, never the filled text: slot values stay out of logs.
+        what = play.template if dynamic else play.text
+        key = (getattr(play, "flow", ""), play.node, play.part, what)
+        with self._lock:
+            if key in self._logged:
+                return
+            if len(self._logged) >= _MAX_LOGGED:
+                self._logged.clear()
+            self._logged.add(key)
+        log.warning("no prompt audio for %s/%s (%s) %r: using <Say>; run `python -m ivr prompts build`",
+                    key[0] or "-", play.node or "-", play.part, what[:80])
+
+    def seconds(self, play: Any) -> float | None:
+        """Played length of the prompt's audio, None if it has none (never renders)."""
+        found = self.audio(play, render_missing=False)
+        return None if found is None else sum(a.duration_s for a in found)
+
+
+def prompt_urls(play: Any, resolver: PromptResolver, base: str = "/audio") -> list[str] | None:
+    """URLs of the prompt's audio under ``base`` (the ``/audio/`` blueprint), or None."""
+    found = resolver.audio(play)
+    if not found:
+        return None
+    return [f"{base.rstrip('/')}/{a.relpath}" for a in found]
+
+
+def prompt_frames(play: Any, resolver: PromptResolver | PromptCache) -> list[bytes] | None:
+    """The prompt as 20 ms mu-law frames (160 bytes each) for a Media Stream.
+
+    The same audio as ``<Play>`` gets; pieces of an assembled prompt follow
+    one another. None when there is no audio: the media transport then has to
+    say so (there is no ``<Say>`` inside a stream) or use TwiML.
+    """
+    if isinstance(resolver, PromptCache):
+        resolver = PromptResolver(resolver)
+    found = resolver.audio(play)
+    if not found:
+        return None
+    frames: list[bytes] = []
+    for a in found:
+        frames.extend(a.frames())
+    return frames
+
+
+def total_seconds(audios: Sequence[PromptAudio]) -> float:
+    """Length of audio played back to back."""
+    return sum(a.duration_s for a in audios)
