@@ -153,6 +153,7 @@ class CallDriver:
                 call = HookCall(last.hook, dict(last.args), state.call_id, state.caller, state.flow, last.node)
                 result = self.hooks.run(call, last.timeout, http=_http_spec(flow, last.hook), clock=self.clock)
             state, actions = step(flow, state, result)
+        state.last_prompts = [a.text for a in out if isinstance(a, A.Play)]
         self.store.save(state, events)
         self._notify(state, out)
         return Turn(out, state, flow, events)

@@ -48,6 +48,7 @@ class CallState(BaseModel):
     routing: dict[str, Any] = Field(default_factory=dict, description="How the queue was chosen (see handoff.routing).")
     transferred_at: Optional[float] = None
     turns: int = 0
+    last_prompts: list[str] = Field(default_factory=list, description="Texts played in the last turn (for testers).")
     extra: dict[str, Any] = Field(default_factory=dict, description="Transport-owned data (e.g. stream tokens).")
 
     def copy_for_step(self) -> "CallState":

@@ -219,12 +219,15 @@ class RemoteCall:
         except ET.ParseError as exc:
             raise SimulationError(f"the server answered invalid TwiML: {exc}") from exc
         self._gather = self._redirect = None
+        first = len(self.heard)
+        played = False
         for el in root.iter():
             if el.tag == "Say":
                 self.heard.append((el.text or "").strip())
                 self.prompt_seconds += len((el.text or "").split()) / 2.5
             elif el.tag == "Play":
                 self.heard.append(self._play_text(el.text or ""))
+                played = True
             elif el.tag == "Gather":
                 self._gather = el.get("action")
             elif el.tag == "Redirect":
@@ -239,7 +242,10 @@ class RemoteCall:
             elif el.tag == "Enqueue" and el.find("Task") is None:
                 self.transfer = (el.text or "").strip() or None
                 self.ended = True
-        self._refresh_node()
+        info = self._refresh_node()
+        if played and info and info.get("prompts"):
+            # Prompts with slot values play as several pieces; the server says what they were as text.
+            self.heard[first:] = list(info["prompts"])
 
     def _play_text(self, url: str) -> str:
         """The text of a played prompt, from the server's prompt manifest (if it serves one)."""
@@ -258,10 +264,11 @@ class RemoteCall:
         resp = self.session.get(urljoin(self.server, path.lstrip("/")), headers=headers, timeout=self.timeout)
         return resp.json() if resp.status_code == 200 else None
 
-    def _refresh_node(self) -> None:
+    def _refresh_node(self) -> Optional[dict[str, Any]]:
         info = self._api(f"api/calls/{self.call_id}")
         if info is not None:
             self.node = info.get("node")
+        return info
 
     def start(self) -> None:
         self._apply(self._post(f"voice?flow={self.flow_id}", self._params()))

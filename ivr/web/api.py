@@ -69,7 +69,7 @@ def call(call_sid: str) -> Any:
         abort(404)
     return jsonify(call_id=state.call_id, flow=state.flow, node=state.node, ended=state.ended,
                    end_reason=state.end_reason, path=state.path, queue=state.queue, reason=state.reason,
-                   waiting=state.waiting)
+                   waiting=state.waiting, prompts=state.last_prompts)
 
 
 @bp.get("/calls/<call_sid>/context")

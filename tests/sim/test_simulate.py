@@ -97,12 +97,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
+def server(tmp_path_factory, demo_audio) -> Iterator[str]:
     port = _free_port()
     inst = tmp_path_factory.mktemp("server")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))},
            "TWILIO_AUTH_TOKEN": AUTH, "IVR_API_TOKEN": API, "IVR_FLOWS_DIR": str(ROOT / "flows"),
-           "IVR_INSTANCE_DIR": str(inst)}
+           "IVR_INSTANCE_DIR": str(inst), "IVR_AUDIO_DIR": str(demo_audio.audio_dir)}
     proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -130,6 +130,7 @@ def test_design_example_against_running_server(server: str) -> None:
 
 
 def test_keypad_scripts_against_running_server(server: str) -> None:
+    """Prompts play as rendered audio (assembled from pieces for the balance) and still match as text."""
     scripts = [CALLS / n for n in ("bank_balance.yaml", "bank_no_input_escalates.yaml", "bank_hangup_mid_flow.yaml",
                                    "acme_lost_card.yaml")]
     proc = ivr("simulate", "--server", server, *map(str, scripts), env={"TWILIO_AUTH_TOKEN": AUTH, "IVR_API_TOKEN": API})
@@ -147,3 +148,13 @@ def test_serve_refuses_to_start_without_token(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "ivr", "serve", "--port", str(_free_port())], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "TWILIO_AUTH_TOKEN" in proc.stderr and "IVR_DEV=1" in proc.stderr
+
+
+def test_running_server_plays_rendered_audio(server: str) -> None:
+    from twilio.request_validator import RequestValidator
+
+    params = {"CallSid": "CA" + "d" * 32, "From": "+15550001111", "To": "+15005550006"}
+    url = server + "/voice?flow=bank"
+    sig = RequestValidator(AUTH).compute_signature(url, params)
+    body = requests.post(url, data=params, headers={"X-Twilio-Signature": sig}, timeout=10).text
+    assert "<Play>" in body and "/audio/" in body and "<Say" not in body
