@@ -604,7 +604,7 @@ table{border-collapse:collapse;width:100%} td,th{text-align:left;padding:.2rem .
 </section>
 <section id="said"><h2>What they said and pressed</h2>
  <table id="transcript">{% for t in ctx.transcript %}<tr><td><time datetime="{{ t.time }}">{{ t.time }}</time></td>
-  <td>{{ t.node }}</td><td>{{ t.text if t.text is not none else (t.keys or "") }}</td><td>{{ t.outcome or "" }}</td></tr>
+  <td>{{ t.node }}</td><td class="said">{{ t.get("text") if t.get("text") is not none else (t.get("keys") or "") }}</td><td>{{ t.outcome or "" }}</td></tr>
  {% else %}<tr><td>No input.</td></tr>{% endfor %}</table>
 </section>
 <section id="history-box"><h2>Earlier calls (<span id="history-count">{{ ctx.history|length }}</span>)</h2>

@@ -81,6 +81,8 @@ def test_agent_page_in_headless_chromium(story):
         slots = browser.js("return Object.fromEntries([...document.querySelectorAll('#slots tr')]"
                            ".map(r => [r.querySelector('th').textContent, r.querySelector('td').textContent]))")
         assert slots == {"account": "123456", "pin": "****"}
+        said = browser.js("return [...document.querySelectorAll('#transcript td.said')].map(e => e.textContent)")
+        assert said == ["1", "1", "123456", "****"]
         assert text("#history-count") == "1"
         assert "sales" in text("#history li")
         assert attr("#started", "data-rendered") == "1" and "ago" in text("#started")
