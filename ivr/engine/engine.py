@@ -265,7 +265,8 @@ def _prompt(t: _Turn, node: Node, spec: Menu | Ask, part: str) -> None:
 
 def _value_of(event: E.Event, sensitive: bool = False) -> dict[str, Any]:
     if isinstance(event, E.DigitsReceived):
-        return {"keys": MASK if sensitive else event.digits}
+        keys = event.digits if event.digits == "#" else _digits(event)  # as Twilio reports them: no final #
+        return {"keys": MASK if sensitive else keys}
     if isinstance(event, E.SpeechRecognized):
         return {"text": MASK if sensitive else event.text, "confidence": round(event.confidence, 3)}
     return {"keys": None}
