@@ -81,7 +81,7 @@ class PocketSphinxRecognizer:
 
         self.tuning = tuning or PocketSphinxTuning()
         self._ps = pocketsphinx
-        self._model_dir = Path(model_dir or pocketsphinx.get_model_path())
+        self._model_dir = Path(model_dir or Path(pocketsphinx.get_model_path()) / "en-us")
         self._lock = threading.Lock()
         self._idle: dict[tuple, list[Any]] = defaultdict(list)
         self._lm_files: dict[tuple, str] = {}
