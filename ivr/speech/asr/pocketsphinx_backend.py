@@ -43,6 +43,10 @@ sell wait wrong sorry hear hey sure maybe never always
 """Everyday words that compete with the grammar as an out-of-grammar model."""
 
 
+_DIGIT_SOUNDALIKES = frozenset(
+    "want to for won't free tree ate eight sex fine nice no oh so then when".split())
+
+
 @dataclass(frozen=True)
 class PocketSphinxTuning:
     """Knobs of the out-of-grammar rejection, tuned on synthetic voices.
@@ -58,8 +62,8 @@ class PocketSphinxTuning:
     """
 
     phrase_weight: int = 1000
-    min_frame_score: float = -6.0
-    confidence_mid: float = -4.5
+    min_frame_score: float = -8.0
+    confidence_mid: float = -6.0
     confidence_slope: float = 1.5
 
 
@@ -170,10 +174,13 @@ class PocketSphinxRecognizer:
             digit_words = [w for w in SPOKEN_DIGITS]
             # Digit strings: every digit after every other, at phrase weight.
             for a in digit_words:
-                lines += [f"{a} {b}" for b in digit_words] * max(1, weight // 50)
+                lines += [f"{a} {b}" for b in digit_words] * max(1, weight // 5)
         else:
             lines += [p for p in grammar.phrases for _ in range(weight)]
         own = set(grammar.words())
+        if grammar.digits:
+            # Words that sound like digits would swallow them ("one" -> "want").
+            own |= _DIGIT_SOUNDALIKES
         lines += [w for w in FILLER_WORDS if w not in own]
         return lines
 
