@@ -1,1 +1,1 @@
-"""Tools for testing IVR flows and transports."""
+"""Tools for testing IVR flows and transports: the call-script pytest plugin and a Twilio Media Streams client."""

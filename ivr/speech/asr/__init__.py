@@ -1,0 +1,48 @@
+"""ASR backends behind one protocol, chosen by configuration."""
+
+from __future__ import annotations
+
+from ivr.errors import SpeechError
+from ivr.speech.asr.base import Hypothesis, RecognitionSession, Recognizer
+
+BACKENDS: tuple[str, ...] = ("pocketsphinx", "vosk")
+"""Valid values for ``IVR_ASR_BACKEND``."""
+
+__all__ = ["BACKENDS", "Hypothesis", "RecognitionSession", "Recognizer", "get_recognizer"]
+
+
+def get_recognizer(name: str | None = None, vosk_model: str | None = None) -> Recognizer:
+    """Return a recogniser: ``vosk`` when a model is configured or present, else pocketsphinx.
+
+    Args:
+        name: ``pocketsphinx``, ``vosk`` or None (choose automatically).
+        vosk_model: path of a vosk model directory; when None,
+            :func:`ivr.speech.models.find_model` looks for one.
+
+    Raises:
+        SpeechError: unknown backend name, or vosk requested without a model.
+    """
+    from ivr.speech.models import find_model
+
+    if name is not None and name not in BACKENDS:
+        raise SpeechError(f"unknown ASR backend {name!r}; valid names: {', '.join(BACKENDS)}")
+    model = vosk_model or (find_model() if name in (None, "vosk") else None)
+    if name == "vosk" or (name is None and model):
+        from ivr.speech.asr.vosk_backend import MISSING_MODEL_HELP, VoskRecognizer
+
+        if not model:
+            raise SpeechError(f"the vosk backend needs a model; {MISSING_MODEL_HELP}")
+        return VoskRecognizer(model)
+    from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
+
+    return _shared_pocketsphinx(PocketSphinxRecognizer)
+
+
+_PS: list[Recognizer] = []
+
+
+def _shared_pocketsphinx(cls: type) -> Recognizer:
+    # One pocketsphinx recogniser per process: it owns the decoder pools.
+    if not _PS:
+        _PS.append(cls())
+    return _PS[0]

@@ -1,0 +1,276 @@
+"""PocketSphinx recogniser: the default that needs nothing but the wheel.
+
+How it stays honest about out-of-grammar speech: a pure phrase grammar
+(JSGF) forces every utterance onto some phrase, so "what's the weather
+today" would come out as "representative". Instead each grammar is compiled
+into a small statistical language model in which the grammar phrases are
+strongly favoured but a few hundred everyday English words compete as
+"garbage". Speech that fits a phrase decodes to it; anything else decodes to
+filler words and is reported as no match. A second gate checks the acoustic
+fit of the winning words (log-likelihood per frame relative to the best
+senone), which rejects noise that happens to decode to a short phrase.
+
+Decoders are expensive to build (the acoustic model loads each time) and
+not thread-safe, so they are pooled per grammar and reused.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivr.errors import SpeechError
+from ivr.speech.asr.base import Hypothesis
+from ivr.speech.codec import PHONE_RATE, StreamResampler
+from ivr.speech.grammar import SPOKEN_DIGITS, Grammar, normalize
+
+FILLER_WORDS: tuple[str, ...] = tuple("""
+a about after again all also am an and any are as ask at back be because been but by call can
+could day did do does don't for from get give go going good got had has have he hello help her
+here hi him his how i i'm if in is it it's just know like look make me more much need new no not
+now of off okay on or other our out over please put right said say see she should so some speak
+still talk tell than thank thanks that the their them then there these they thing think this time
+to today up us very want was way we well were what when where which who why will with would yeah
+yes yet you your morning evening night week year home work car house water food money name number
+people place phone problem question service account order pay bill send check open close find buy
+sell wait wrong sorry hear hey sure maybe never always
+""".split())
+"""Everyday words that compete with the grammar as an out-of-grammar model."""
+
+
+_DIGIT_SOUNDALIKES = frozenset(
+    "want to for won't free tree ate eight sex fine nice no oh so then when".split())
+
+
+@dataclass(frozen=True)
+class PocketSphinxTuning:
+    """Knobs of the out-of-grammar rejection, tuned on synthetic voices.
+
+    Attributes:
+        phrase_weight: how many times more likely a grammar phrase is than one
+            filler word in the compiled language model. Higher accepts more
+            (and more false accepts).
+        min_frame_score: minimum mean log-likelihood per frame (natural log,
+            relative to the best senone) of the recognised words.
+        confidence_mid: frame score that maps to confidence 0.5.
+        confidence_slope: steepness of the score -> confidence mapping.
+    """
+
+    phrase_weight: int = 1000
+    min_frame_score: float = -8.0
+    confidence_mid: float = -6.0
+    confidence_slope: float = 1.5
+
+
+class PocketSphinxRecognizer:
+    """Grammar-constrained recogniser on the en-us model shipped in the wheel.
+
+    Args:
+        tuning: rejection knobs (defaults are the tuned values).
+        model_dir: directory holding ``en-us/`` and ``cmudict-en-us.dict``;
+            defaults to the model in the pocketsphinx wheel.
+    """
+
+    name = "pocketsphinx"
+    sample_rate = 16000
+
+    def __init__(self, tuning: PocketSphinxTuning | None = None,
+                 model_dir: str | None = None) -> None:
+        import pocketsphinx
+
+        self.tuning = tuning or PocketSphinxTuning()
+        self._ps = pocketsphinx
+        self._model_dir = Path(model_dir or Path(pocketsphinx.get_model_path()) / "en-us")
+        self._lock = threading.Lock()
+        self._idle: dict[tuple, list[Any]] = defaultdict(list)
+        self._lm_files: dict[tuple, str] = {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="ivr-ps-")
+        self._dict_words: set[str] | None = None
+
+    # -- public -----------------------------------------------------------
+
+    def start(self, grammar: Grammar | None) -> "PocketSphinxSession":
+        """Take a pooled decoder for ``grammar`` (building one if none is idle)."""
+        if grammar is not None and not grammar.language.lower().startswith("en"):
+            raise SpeechError(
+                f"pocketsphinx has only an English model; grammar language is "
+                f"{grammar.language!r}: use the vosk backend with a model for it")
+        key = self._key(grammar)
+        decoder = self._acquire(key, grammar)
+        return PocketSphinxSession(self, key, decoder, grammar)
+
+    def check_grammar(self, grammar: Grammar) -> list[str]:
+        """Return grammar words missing from the pronunciation dictionary."""
+        words = self._dictionary()
+        return [w for w in grammar.words() if w not in words]
+
+    def warm(self, grammar: Grammar | None) -> None:
+        """Build one decoder for ``grammar`` now, off the call path."""
+        key = self._key(grammar)
+        self._release(key, self._acquire(key, grammar))
+
+    # -- pool -------------------------------------------------------------
+
+    @staticmethod
+    def _key(grammar: Grammar | None) -> tuple:
+        return grammar.key if grammar is not None else ("<free>",)
+
+    def _acquire(self, key: tuple, grammar: Grammar | None) -> Any:
+        with self._lock:
+            idle = self._idle[key]
+            if idle:
+                return idle.pop()
+        return self._build(key, grammar)
+
+    def _release(self, key: tuple, decoder: Any) -> None:
+        with self._lock:
+            self._idle[key].append(decoder)
+
+    def _build(self, key: tuple, grammar: Grammar | None) -> Any:
+        ps = self._ps
+        config = ps.Config(hmm=str(self._model_dir / "en-us"),
+                           dict=str(self._model_dir / "cmudict-en-us.dict"),
+                           lm=None, loglevel="FATAL")
+        decoder = ps.Decoder(config)
+        if grammar is None:
+            decoder.add_lm_file("free", str(self._model_dir / "en-us.lm.bin"))
+            decoder.activate_search("free")
+            return decoder
+        missing = [w for w in grammar.words() if decoder.lookup_word(w) is None]
+        if missing:
+            raise SpeechError(
+                f"pocketsphinx does not know how to pronounce {missing}; "
+                "reword the phrases with dictionary words")
+        decoder.add_lm_file("g", self._lm_file(key, grammar))
+        decoder.activate_search("g")
+        return decoder
+
+    def _lm_file(self, key: tuple, grammar: Grammar) -> str:
+        with self._lock:
+            path = self._lm_files.get(key)
+            if path:
+                return path
+        from pocketsphinx.lm import ArpaBoLM
+
+        text = "\n".join(self._corpus(grammar)) + "\n"
+        lm = ArpaBoLM(text=text, add_start=True)
+        lm.compute()
+        path = str(Path(self._tmp.name) / f"g{abs(hash(key))}.arpa")
+        with open(path, "w", encoding="utf-8") as fh:
+            lm.write(fh)
+        with self._lock:
+            self._lm_files[key] = path
+        return path
+
+    def _corpus(self, grammar: Grammar) -> list[str]:
+        weight = self.tuning.phrase_weight
+        lines: list[str] = []
+        if grammar.digits:
+            digit_words = [w for w in SPOKEN_DIGITS]
+            # Digit strings: every digit after every other, at phrase weight.
+            for a in digit_words:
+                lines += [f"{a} {b}" for b in digit_words] * max(1, weight // 5)
+        else:
+            lines += [p for p in grammar.phrases for _ in range(weight)]
+        own = set(grammar.words())
+        if grammar.digits:
+            # Words that sound like digits would swallow them ("one" -> "want").
+            own |= _DIGIT_SOUNDALIKES
+        lines += [w for w in FILLER_WORDS if w not in own]
+        return lines
+
+    def _dictionary(self) -> set[str]:
+        if self._dict_words is None:
+            path = self._model_dir / "cmudict-en-us.dict"
+            with open(path, encoding="utf-8") as fh:
+                self._dict_words = {line.split(" ", 1)[0].split("(")[0] for line in fh}
+        return self._dict_words
+
+
+class PocketSphinxSession:
+    """One utterance on a pooled decoder: decodes while audio streams in."""
+
+    def __init__(self, owner: PocketSphinxRecognizer, key: tuple, decoder: Any,
+                 grammar: Grammar | None) -> None:
+        self._owner = owner
+        self._key = key
+        self._decoder = decoder
+        self._grammar = grammar
+        self._resampler = StreamResampler(PHONE_RATE, owner.sample_rate)
+        self._buf = bytearray()
+        self._done = False
+
+    def accept(self, pcm16_at_8k: bytes) -> None:
+        """Buffer upsampled audio; decoding runs in :meth:`finish`.
+
+        The model's cepstral mean normalisation is computed over the whole
+        utterance (``-cmn batch``), which is markedly more accurate on phone
+        audio than the live estimate; pocketsphinx decodes a 2 s utterance
+        in a few tens of milliseconds, so end-of-speech latency stays low.
+        """
+        if self._done:
+            raise SpeechError("recognition session already finished")
+        self._buf.extend(self._resampler.process(pcm16_at_8k))
+
+    def finish(self) -> Hypothesis:
+        """Decode, apply the out-of-grammar gates, and return the decoder to the pool."""
+        if self._done:
+            raise SpeechError("recognition session already finished")
+        self._done = True
+        self._buf.extend(self._resampler.flush())
+        d = self._decoder
+        try:
+            d.start_utt()
+            if self._buf:
+                d.process_raw(bytes(self._buf), no_search=False, full_utt=True)
+            d.end_utt()
+            hyp = d.hyp()
+            text = normalize(hyp.hypstr) if hyp is not None else ""
+            score = _frame_score(d)
+        finally:
+            self._owner._release(self._key, d)
+        return self._judge(text, score)
+
+    def _judge(self, text: str, score: float) -> Hypothesis:
+        t = self._owner.tuning
+        conf = 1.0 / (1.0 + math.exp(-(score - t.confidence_mid) * t.confidence_slope))
+        raw = f"{text} ({score:.2f}/frame)"
+        g = self._grammar
+        if not text:
+            return Hypothesis("", 0.0, "pocketsphinx", raw)
+        if g is not None:
+            if g.digits:
+                words = text.split()
+                if not all(w in SPOKEN_DIGITS for w in words):
+                    return Hypothesis("", min(conf, 0.1), "pocketsphinx", raw)
+            elif text not in g.phrases:
+                return Hypothesis("", min(conf, 0.1), "pocketsphinx", raw)
+        if score < t.min_frame_score:
+            return Hypothesis("", conf, "pocketsphinx", raw)
+        return Hypothesis(text, conf, "pocketsphinx", raw)
+
+
+def _frame_score(decoder: Any) -> float:
+    """Mean log-likelihood per frame of the recognised words (best-senone relative).
+
+    pocketsphinx normalises each frame's acoustic score by the best senone
+    of that frame, so a word that fits the audio scores near 0 per frame and
+    a forced fit scores far below. Filler and silence segments are excluded.
+    """
+    total = 0.0
+    frames = 0
+    for seg in decoder.seg() or ():
+        word = seg.word
+        if word.startswith("<") or word.startswith("[") or word == "</s>":
+            continue
+        n = seg.end_frame - seg.start_frame + 1
+        if n <= 0:
+            continue
+        total += math.log(seg.ascore) if seg.ascore > 0 else -12.0 * n
+        frames += n
+    return total / frames if frames else -99.0

@@ -1,0 +1,64 @@
+import random
+
+import numpy as np
+import pytest
+
+from ivr.errors import SpeechError
+from ivr.speech.synth import synthesize
+from ivr.speech.vad import EndpointDetector, SpeechEnded, SpeechStarted, VadConfig
+
+
+def feed_randomly(det, pcm, seed=0):
+    rnd = random.Random(seed)
+    events, i = [], 0
+    while i < len(pcm):
+        n = rnd.randint(1, 700) * 2
+        events += det.feed(pcm[i:i + n])
+        i += n
+    return events + det.flush()
+
+
+@pytest.mark.parametrize("voice,snr", [("flite:kal", None), ("flite:slt", 15), ("espeak:en-us+m3", 15)])
+def test_start_and_end_roughly_right(voice, snr):
+    pcm = synthesize("I would like to check my balance please", voice, snr_db=snr,
+                     lead_ms=1000, trail_ms=1500)
+    taps = []
+    det = EndpointDetector(on_voiced_frame=taps.append)
+    events = feed_randomly(det, pcm)
+    assert [type(e) for e in events] == [SpeechStarted, SpeechEnded]
+    start, end = events
+    assert 800 <= start.at_ms <= 1500
+    assert start.at_ms - 400 <= end.start_ms < start.at_ms   # pre-roll kept
+    assert 2500 <= end.duration_ms <= 4000
+    assert len(end.audio) == end.duration_ms * 16
+    assert taps and all(len(f) == 320 for f in taps)
+    assert det.voiced_frames == taps
+
+
+def test_shorter_trailing_silence_ends_sooner():
+    pcm = synthesize("opening hours", "flite:awb", lead_ms=500, trail_ms=1500)
+    slow = EndpointDetector().feed(pcm)
+    fast = EndpointDetector(VadConfig(end_silence_ms=200)).feed(pcm)
+    assert slow[-1].end_ms - fast[-1].end_ms >= 300
+
+
+def test_noise_only_gives_nothing():
+    noise = (np.random.default_rng(1).standard_normal(8000 * 4) * 200).astype("<i2").tobytes()
+    det = EndpointDetector()
+    assert det.feed(noise) + det.flush() == []
+    assert det.feed(b"\x00" * 32000) == []
+
+
+def test_click_is_ignored_and_long_speech_is_cut():
+    click = b"\x00\x00" * 4000 + (np.ones(240) * 20000).astype("<i2").tobytes() + b"\x00\x00" * 8000
+    det = EndpointDetector()
+    assert not [e for e in det.feed(click) + det.flush() if isinstance(e, SpeechEnded)]
+    pcm = synthesize("one two three four five six seven eight nine ten", "flite:kal", lead_ms=400)
+    events = EndpointDetector(VadConfig(max_utterance_ms=1500)).feed(pcm)
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert ended and ended[0].truncated and ended[0].duration_ms <= 1520
+
+
+def test_bad_config_lists_problems():
+    with pytest.raises(SpeechError, match="aggressiveness.*sample_rate|sample_rate.*aggressiveness"):
+        VadConfig(aggressiveness=7, sample_rate=11025)
