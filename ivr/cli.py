@@ -53,6 +53,9 @@ def main(verbose: bool) -> None:
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the IVR server (gunicorn, threaded; websockets included)."""
     config = Config.from_env()
+    if config.media_streams is None:  # a served deployment runs speech flows over Media Streams
+        from dataclasses import replace
+        config = replace(config, media_streams=True)
     try:
         config.check_for_server()
         from .web import create_app
@@ -277,7 +280,7 @@ def bench_webhook(calls: int, concurrency: int, workers: int) -> None:
 
 def register_extensions() -> None:
     """Commands contributed by optional layers (speech, prompts, handoff)."""
-    for mod in ("ivr.speech.cli", "ivr.prompts.cli", "ivr.handoff.cli"):
+    for mod in ("ivr.speech.cli", "ivr.speech.bench_cli", "ivr.prompts.cli", "ivr.handoff.cli"):
         try:
             module = __import__(mod, fromlist=["register"])
         except ImportError as exc:

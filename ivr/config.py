@@ -48,6 +48,9 @@ class Config:
     demo_hooks: bool = True
     instance_dir: str = "instance"
     flow_check_interval: float = 1.0
+    media_streams: Optional[bool] = None
+    """``IVR_MEDIA_STREAMS``: speech flows run over Twilio Media Streams (``<Connect><Stream>``).
+    None (unset): on for ``serve`` and ``wsgi.py``, off for a bare ``create_app`` (keypad TwiML)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -70,6 +73,7 @@ class Config:
             hooks=e.get("IVR_HOOKS") or "",
             demo_hooks=not _flag(e.get("IVR_NO_DEMO_HOOKS")),
             instance_dir=e.get("IVR_INSTANCE_DIR") or "instance",
+            media_streams=_flag(e["IVR_MEDIA_STREAMS"]) if (e.get("IVR_MEDIA_STREAMS") or "").strip() else None,
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -113,6 +113,22 @@ class CallDriver:
             return self._finish(flow, new, actions)
         return self._guard(run, call_id, "", None)
 
+    def resume(self, call_id: str) -> Turn:
+        """The current prompt and listen of a running call again, counting nothing.
+
+        For a transport that lost its connection mid-dialogue (a media stream
+        that dropped) and picks the call up again.
+        """
+        def run() -> Turn:
+            state = self.store.load_state(call_id)
+            if state is None:
+                raise LookupError(f"unknown call {call_id}")
+            flow = self.flows.get(state.flow)
+            if flow is None:
+                raise LookupError(f"flow {state.flow} of call {call_id} is no longer loaded")
+            return self._replay(state, flow)
+        return self._guard(run, call_id, "", None)
+
     def _history(self, caller: str, call_id: str) -> list[dict]:
         source = self.directory or self.store
         try:

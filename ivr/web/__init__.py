@@ -48,6 +48,8 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     app.register_blueprint(pages.bp)
     from . import handoff
     handoff.init_app(app)
+    from . import media
+    media.install(app)
     logging.getLogger("ivr").setLevel(logging.INFO)
     return app
 

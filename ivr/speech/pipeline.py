@@ -1,0 +1,141 @@
+"""The audio path of one ``Listen``: VAD end-of-speech, then one recogniser session.
+
+Both the live media stream and the simulator's ``say_audio`` run caller
+audio through :class:`ListenPipeline`, so a scripted WAV is heard exactly as
+a caller on the line would be.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ivr.speech.asr.base import Hypothesis, Recognizer
+from ivr.speech.codec import PHONE_RATE, read_wav
+from ivr.speech.grammar import SPOKEN_DIGITS, Grammar
+from ivr.speech.vad import EndpointDetector, SpeechEnded, VadConfig, VadEvent
+
+__all__ = ["ListenPipeline", "grammar_for", "end_of_speech_ms", "recognize_pcm", "recognize_wav"]
+
+MAX_END_OF_SPEECH_MS = 3000
+MIN_END_OF_SPEECH_MS = 200
+
+
+def grammar_for(listen: Any, language: str = "en-US") -> Optional[Grammar]:
+    """What the recogniser listens for at a Listen.
+
+    Menus and yes/no: the Listen's phrases (options, keys as words, agent
+    words). Digit asks: any sequence of spoken digits (and the agent words).
+    Free speech: no grammar.
+    """
+    if listen.mode == "digits":
+        return Grammar(tuple(listen.phrases) + tuple(SPOKEN_DIGITS), language, digits=True)
+    if listen.mode == "speech" or not listen.phrases:
+        return None
+    return Grammar(tuple(listen.phrases), language)
+
+
+def end_of_speech_ms(listen: Any) -> int:
+    """The Listen's trailing silence that ends a turn, kept within sane bounds."""
+    ms = int(getattr(listen, "end_of_speech_ms", 0) or 600)
+    return max(MIN_END_OF_SPEECH_MS, min(MAX_END_OF_SPEECH_MS, ms))
+
+
+class ListenPipeline:
+    """VAD and recognition for one Listen.
+
+    Args:
+        listen: the engine's :class:`~ivr.engine.actions.Listen`.
+        recognizer: the process's recogniser.
+        language: the flow's language (for the grammar).
+        detector: a call's detector to reuse (its noise model stays adapted);
+            it is reset and given the Listen's end-of-speech silence.
+        on_voiced_frame: tap for voiced frames (used when a detector is made here).
+
+    Not thread-safe: :meth:`feed` from the media loop; :meth:`recognize` may
+    run in a worker once the utterance ended.
+    """
+
+    def __init__(self, listen: Any, recognizer: Recognizer, language: str = "en-US",
+                 detector: Optional[EndpointDetector] = None,
+                 on_voiced_frame: Optional[Callable[[bytes], None]] = None) -> None:
+        self.listen = listen
+        self.recognizer = recognizer
+        self.grammar = grammar_for(listen, language)
+        eos = end_of_speech_ms(listen)
+        if detector is None:
+            detector = EndpointDetector(VadConfig(end_silence_ms=eos), on_voiced_frame=on_voiced_frame)
+        else:
+            detector.reset()
+            detector.config = dataclasses.replace(detector.config, end_silence_ms=eos)
+        self.detector = detector
+        self.ended: Optional[SpeechEnded] = None
+        self.ended_at: Optional[float] = None
+        """perf_counter() when the VAD decided the caller had finished (latency measurements)."""
+        self.session_used = False
+
+    @property
+    def in_speech(self) -> bool:
+        return self.detector.in_speech
+
+    def feed(self, pcm: bytes) -> list[VadEvent]:
+        """Caller audio (8 kHz pcm16); returns the VAD events; the first end is kept."""
+        events = self.detector.feed(pcm)
+        for ev in events:
+            if isinstance(ev, SpeechEnded) and self.ended is None:
+                self.ended, self.ended_at = ev, time.perf_counter()
+        return events
+
+    def flush(self) -> list[VadEvent]:
+        events = self.detector.flush()
+        for ev in events:
+            if isinstance(ev, SpeechEnded) and self.ended is None:
+                self.ended, self.ended_at = ev, time.perf_counter()
+        return events
+
+    def recognize(self, ended: Optional[SpeechEnded] = None) -> Hypothesis:
+        """Run the utterance through this Listen's one recogniser session."""
+        ended = ended or self.ended
+        if ended is None:
+            raise ValueError("no utterance has ended yet")
+        if self.session_used:
+            raise RuntimeError("one recogniser session per listen: it was already used")
+        self.session_used = True
+        session = self.recognizer.start(self.grammar)
+        step = PHONE_RATE * 20 // 1000 * 2 * 10
+        for i in range(0, len(ended.audio), step):
+            session.accept(ended.audio[i:i + step])
+        return session.finish()
+
+    def warm(self) -> None:
+        """Build the recogniser's decoder for this grammar now (the first one per grammar is slow)."""
+        session = self.recognizer.start(self.grammar)
+        session.accept(b"\x00\x00" * (PHONE_RATE // 10))
+        session.finish()
+
+
+def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str = "en-US",
+                  on_voiced_frame: Optional[Callable[[bytes], None]] = None) -> Optional[Hypothesis]:
+    """A whole recording through the live path (20 ms frames, VAD, one session); None: no speech."""
+    pipe = ListenPipeline(listen, recognizer, language, on_voiced_frame=on_voiced_frame)
+    frame = PHONE_RATE * 20 // 1000 * 2
+    tail = b"\x00\x00" * (PHONE_RATE * (end_of_speech_ms(listen) + 200) // 1000)
+    audio = pcm + tail
+    for i in range(0, len(audio), frame):
+        pipe.feed(audio[i:i + frame])
+        if pipe.ended is not None:
+            break
+    if pipe.ended is None:
+        pipe.flush()
+    if pipe.ended is None:
+        return None
+    return pipe.recognize()
+
+
+def recognize_wav(path: str | Path, listen: Any, recognizer: Recognizer,
+                  language: str = "en-US") -> Optional[Hypothesis]:
+    """:func:`recognize_pcm` of a WAV file (any rate; resampled to 8 kHz)."""
+    return recognize_pcm(read_wav(path, PHONE_RATE), listen, recognizer, language)
+
