@@ -177,8 +177,10 @@ def _local_services(flows_dir: str, tmp: str):
 @click.option("--server", default=None, help="Run against a running server at this URL (signed webhooks).")
 @click.option("--auth-token", envvar="TWILIO_AUTH_TOKEN", default=None, help="Token to sign webhooks with.")
 @click.option("--api-token", envvar="IVR_API_TOKEN", default=None, help="Bearer token for the server's API.")
+@click.option("--speed", default=0.0, show_default=True, type=float,
+              help="With --server, pace of speech calls' media streams: 0 as fast as possible, 1 real time.")
 def simulate(scripts: tuple[str, ...], flows_dir: Optional[str], as_json: bool, server: Optional[str],
-             auth_token: Optional[str], api_token: Optional[str]) -> None:
+             auth_token: Optional[str], api_token: Optional[str], speed: float) -> None:
     """Run call scripts; exit 1 if any fails."""
     from .sim import LocalCall, RemoteCall, load_script, run_script
     from .sim.runner import ScriptResult
@@ -204,7 +206,8 @@ def simulate(scripts: tuple[str, ...], flows_dir: Optional[str], as_json: bool, 
                 results.append(ScriptResult(str(f), "", False, [p.format() for p in exc.problems]))
                 continue
             if server is not None:
-                make = lambda s: RemoteCall(server, s.flow, s.caller, s.called, auth_token, api_token)
+                make = lambda s: RemoteCall(server, s.flow, s.caller, s.called, auth_token, api_token,
+                                            speed=speed, base_dir=str(f.parent))
             else:
                 from .speech_hooks import audio_recognizer, prompt_seconds
                 make = lambda s: LocalCall(services.driver, s.flow, s.caller, s.called, clock=clock,

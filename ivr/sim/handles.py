@@ -174,7 +174,8 @@ class RemoteCall:
     """A call placed against a running server with correctly signed Twilio webhooks."""
 
     def __init__(self, server: str, flow_id: str, caller: str, called: str = "",
-                 auth_token: Optional[str] = None, api_token: Optional[str] = None, timeout: float = 10.0) -> None:
+                 auth_token: Optional[str] = None, api_token: Optional[str] = None, timeout: float = 10.0,
+                 speed: float = 0.0, voice: str = "flite:kal", base_dir: Optional[str] = None) -> None:
         import requests
         from twilio.request_validator import RequestValidator
 
@@ -193,6 +194,13 @@ class RemoteCall:
         self._gather: Optional[str] = None
         self._redirect: Optional[str] = None
         self._context: Optional[dict[str, Any]] = None
+        self.speed = speed
+        """Pace of a media stream: 0 as fast as possible, 1.0 real time (the server counts frames)."""
+        self.voice = voice
+        self.base_dir = base_dir
+        self.stream: Any = None
+        self._connect_action: Optional[str] = None
+        self._turns = 0
 
     def _params(self, **extra: str) -> dict[str, str]:
         return {"CallSid": self.call_id, "AccountSid": "AC" + "0" * 32, "From": self.caller, "To": self.called,
@@ -242,7 +250,11 @@ class RemoteCall:
             elif el.tag == "Enqueue" and el.find("Task") is None:
                 self.transfer = (el.text or "").strip() or None
                 self.ended = True
-        info = self._refresh_node()
+            elif el.tag == "Connect":
+                self._connect_action = el.get("action")
+            elif el.tag == "Stream":
+                self._open_stream(el.get("url") or "", {p.get("name"): p.get("value") for p in el.iter("Parameter")})
+                return
         if played and info and info.get("prompts"):
             # Prompts with slot values play as several pieces; the server says what they were as text.
             self.heard[first:] = list(info["prompts"])
@@ -270,27 +282,126 @@ class RemoteCall:
             self.node = info.get("node")
         return info
 
+    # -- speech calls over a media stream ------------------------------------------
+    def _open_stream(self, url: str, parameters: dict[str, Any]) -> None:
+        """``<Connect><Stream>``: play Twilio's part with the test media client."""
+        from urllib.parse import urlsplit
+
+        from ..testing.media_client import MediaStreamClient
+
+        # The server names its public host; a simulator reaches it where it was told to.
+        server = urlsplit(self.server)
+        scheme = "wss" if server.scheme == "https" else "ws"
+        ws_url = f"{scheme}://{server.netloc}{urlsplit(url).path or '/media'}"
+        self.stream = MediaStreamClient(ws_url, speed=self.speed, timeout=self.timeout, call_sid=self.call_id)
+        try:
+            self.stream.connect({k: str(v) for k, v in parameters.items()})
+        except Exception as exc:
+            raise SimulationError(f"could not open the media stream {ws_url}: {exc}") from exc
+        self._turns = 0
+        self._await_turn(send_silence=False)
+
+    def _turn_marks(self) -> int:
+        return sum(1 for m in self.stream.received.marks if m.startswith("turn-"))
+
+    def _await_turn(self, send_silence: bool = True, max_audio_s: float = 120.0) -> None:
+        """Wait for the server's next turn (its closing mark) or the end of the stream.
+
+        Twilio streams continuously, and the server's timers count frames, so
+        silence keeps flowing while we wait (fast, in 100 ms chunks).
+        """
+        stream = self.stream
+        deadline = time.monotonic() + max(self.timeout, 30.0)
+        sent = 0.0
+        while True:
+            if self._turn_marks() > self._turns or stream.closed:
+                break
+            if time.monotonic() > deadline or sent > max_audio_s:
+                raise SimulationError("the server did not answer over the media stream")
+            if send_silence:
+                try:
+                    stream.send_silence(100)
+                except Exception:
+                    stream.wait_closed(1.0)
+                    continue
+                sent += 0.1
+                if self.speed == 0:
+                    time.sleep(0.002)
+            else:
+                stream.wait_for(lambda: self._turn_marks() > self._turns or stream._closed, 0.05)
+        self._turns = self._turn_marks()
+        stream.wait_idle(self.timeout)
+        info = self._refresh_node()
+        if info and info.get("prompts"):
+            self.heard.extend(info["prompts"])
+        if info and info.get("ended"):
+            stream.wait_closed(self.timeout)
+        if stream.closed:
+            self._after_stream()
+
+    def _after_stream(self) -> None:
+        """The stream closed: Twilio posts the ``<Connect action>`` and follows its TwiML."""
+        stream, self.stream = self.stream, None
+        stream.close()
+        self._apply(self._post((self._connect_action or "/voice/connect").lstrip("/"), self._params()))
+
+    def _stream_send(self, fn: Callable[[], None]) -> None:
+        if self.stream is None or self.stream.closed:
+            raise SimulationError("the call is not listening")
+        fn()
+        self._await_turn()
+
     def start(self) -> None:
         self._apply(self._post(f"voice?flow={self.flow_id}", self._params()))
 
     def press(self, keys: str) -> None:
+        if self.stream is not None:
+            def keys_out() -> None:
+                for k in keys:
+                    self.stream.send_dtmf(k)
+                    self.stream.send_silence(100)
+            self._stream_send(keys_out)
+            return
         if not self._gather:
             raise SimulationError("press: the call is not listening for keys")
         self._apply(self._post(self._gather, self._params(Digits=keys)))
 
     def say(self, text: str) -> None:
+        if self.stream is not None:
+            from ..speech.synth import synthesize
+            pcm = synthesize(text, self.voice, lead_ms=200, trail_ms=200)
+            self._stream_send(lambda: self.stream.send_pcm(pcm))
+            return
         # Keypad calls over TwiML cannot hear speech: the Gather times out, as on a real phone.
         self.silence(0)
 
     def say_audio(self, path: str) -> None:
+        if self.stream is not None:
+            from pathlib import Path
+            p = Path(path)
+            if not p.is_absolute() and self.base_dir:
+                p = Path(self.base_dir) / p
+            if not p.is_file():
+                raise SimulationError(f"say_audio: no such file {p}")
+            self._stream_send(lambda: self.stream.send_wav(p))
+            return
         self.silence(0)
 
     def silence(self, seconds: float) -> None:
+        if self.stream is not None:
+            self._stream_send(lambda: self.stream.send_silence(int(seconds * 1000)))
+            return
         if not self._redirect:
             raise SimulationError("silence: the call is not listening")
         self._apply(self._post(self._redirect, self._params()))
 
     def hangup(self) -> None:
+        if self.stream is not None:
+            stream, self.stream = self.stream, None
+            try:
+                stream.send_stop()
+            finally:
+                stream.close()
         self._post("voice/status", self._params(CallStatus="completed"))
         self.ended = True
 

@@ -176,6 +176,20 @@ class MediaStreamClient:
 
     # -- waiting ---------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        """True once the server closed the stream (or :meth:`close` was called)."""
+        with self._cond:
+            return self._closed
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Block until the server closes the stream; False on timeout."""
+        return self._wait(lambda: self._closed, timeout)
+
+    def wait_for(self, pred: Any, timeout: float | None = None) -> bool:
+        """Block until ``pred()`` holds (checked under the client's lock); False on timeout."""
+        return self._wait(pred, timeout)
+
     def wait_for_mark(self, name: str, timeout: float | None = None) -> bool:
         """Block until mark ``name`` has been echoed (played out); False on timeout."""
         return self._wait(lambda: name in self.received.echoed_marks, timeout)
@@ -226,7 +240,9 @@ class MediaStreamClient:
                 text = self._ws.recv()
             except websocket.WebSocketTimeoutException:
                 continue
-            except (websocket.WebSocketConnectionClosedException, OSError):
+            except (websocket.WebSocketException, OSError):
+                # Closed, or bytes after the close frame (werkzeug's dev server writes its
+                # HTTP response line once a websocket handler returns): the stream is over.
                 with self._cond:
                     self._closed = True
                     self._cond.notify_all()
