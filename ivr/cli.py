@@ -277,7 +277,7 @@ def bench_webhook(calls: int, concurrency: int, workers: int) -> None:
 
 def register_extensions() -> None:
     """Commands contributed by optional layers (speech, prompts, handoff)."""
-    for mod in ("ivr.speech.cli", "ivr.prompts.cli", "ivr.handoff.cli"):
+    for mod in ("ivr.speech.cli", "ivr.speech.bench_cli", "ivr.prompts.cli", "ivr.handoff.cli"):
         try:
             module = __import__(mod, fromlist=["register"])
         except ImportError as exc:
