@@ -29,7 +29,7 @@ from ..engine.state import CallState
 from ..flow.model import Flow, Queue
 from ..flow.phrases import contains_phrase, normalize
 from ..handoff import callbacks as cbs
-from ..handoff.hours import is_open, local_time, next_opening, spoken_opening
+from ..handoff.hours import local_time, spoken_opening
 from ..handoff.links import link_valid
 from ..handoff.service import Handoff
 from ..handoff.summary import reason_text, summary
