@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
+
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in list(os.environ):
         if key.startswith(("IVR_", "TWILIO_")):
             monkeypatch.delenv(key, raising=False)
-    before = threading.active_count()
     yield
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,6 +72,35 @@ class PromptResolver:
         self.background = background
         self._logged: set[tuple[str, ...]] = set()
         self._lock = threading.Lock()
+        self._memo: dict[tuple, list[PromptAudio] | None] = {}
+        self._stamp: tuple = ()
+        self._checked = float("-inf")
+
+    def _files_stamp(self) -> tuple:
+        """What changes when audio is rendered, pruned or recorded (manifest, recording folders)."""
+        out = []
+        for path in (self.cache.manifest_path, self.cache.recorded_dir):
+            try:
+                out.append(path.stat().st_mtime_ns)
+            except OSError:
+                out.append(None)
+        try:
+            out += sorted((p.name, p.stat().st_mtime_ns) for p in self.cache.recorded_dir.iterdir() if p.is_dir())
+        except OSError:
+            pass
+        return tuple(out)
+
+    def _fresh_memo(self) -> dict[tuple, list[PromptAudio] | None]:
+        # Lookups touch the manifest and several files; a call turn plays a few prompts, so
+        # answers are remembered and forgotten when the audio directory changes (checked each second).
+        now = time.monotonic()
+        if now - self._checked >= 1.0:
+            self._checked = now
+            stamp = self._files_stamp()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._memo = {}
+        return self._memo
 
     def _background(self) -> BackgroundRenderer | None:
         if self.background is not None and self.cache.manifest():
@@ -85,6 +115,20 @@ class PromptResolver:
             render_missing: queue missing audio for background rendering and
                 log the fallback (the simulator and the lint only ask).
         """
+        memo = self._fresh_memo()
+        key = (getattr(play, "flow", ""), play.node, play.part, play.text, getattr(play, "template", None),
+               getattr(play, "values", None), getattr(play, "voice", None), getattr(play, "rate", None),
+               getattr(play, "language", ""), render_missing)
+        if key in memo:
+            return memo[key]
+        found = self._audio(play, render_missing=render_missing)
+        if found is not None:  # a miss is looked up again: a background render may fill it any moment
+            if len(memo) > 10000:
+                memo.clear()
+            memo[key] = found
+        return found
+
+    def _audio(self, play: Any, *, render_missing: bool = True) -> list[PromptAudio] | None:
         dynamic = bool(getattr(play, "template", None))
         flow, node = getattr(play, "flow", "") or "", play.node or ""
         if flow and node and not dynamic and play.part in RECORDED_PARTS:

@@ -11,7 +11,7 @@ import threading
 from typing import Any, Optional, Sequence
 
 from sqlalchemy import (JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
-                        event, insert, select, update)
+                        event, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -109,13 +109,12 @@ class SqlStore:
         return state
 
     def _row(self, state: CallState) -> dict[str, Any]:
-        public = state.model_dump(mode="json", exclude={"secrets"})
         context = build_context(state, state.updated_at) if state.ended else None
         return {
             "flow": state.flow, "caller": state.caller, "called": state.called,
             "started_at": state.started_at, "updated_at": state.updated_at, "ended": state.ended,
             "end_reason": state.end_reason, "node": state.node, "queue": state.queue, "reason": state.reason,
-            "state": json.dumps(public, separators=(",", ":")),
+            "state": state.model_dump_json(exclude={"secrets"}),
             "secrets": self.box.seal(state.secrets) if state.secrets else None,
             "context": json.dumps(context, separators=(",", ":")) if context else None,
         }
@@ -179,9 +178,12 @@ class SqlStore:
     def history(self, caller: str, exclude: str = "", limit: int = 5) -> list[dict[str, Any]]:
         if not caller:
             return []
+        ph = (lambda n: "?") if self._qmark else (lambda n: f"%({n})s")
+        sql = (f"SELECT state FROM calls WHERE caller = {ph('caller')} AND call_id != {ph('exclude')} "
+               f"ORDER BY started_at DESC LIMIT {int(limit)}")
+        params: Any = (caller, exclude) if self._qmark else {"caller": caller, "exclude": exclude}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(calls.c.state).where(calls.c.caller == caller, calls.c.call_id != exclude)
-                                .order_by(calls.c.started_at.desc()).limit(limit)).all()
+            rows = conn.exec_driver_sql(sql, params).all()
         out = []
         for (raw,) in rows:
             st = CallState.model_validate_json(raw)

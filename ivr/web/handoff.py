@@ -29,7 +29,7 @@ from ..engine.state import CallState
 from ..flow.model import Flow, Queue
 from ..flow.phrases import contains_phrase, normalize
 from ..handoff import callbacks as cbs
-from ..handoff.hours import is_open, local_time, next_opening, spoken_opening
+from ..handoff.hours import local_time, spoken_opening
 from ..handoff.links import link_valid
 from ..handoff.service import Handoff
 from ..handoff.summary import reason_text, summary
@@ -499,6 +499,15 @@ def _body() -> dict[str, Any]:
     return data if isinstance(data, dict) else dict(request.form)
 
 
+def _not_done(records: Any, kind: str, rid: str) -> Any:
+    """Why a claim or completion did not happen: 404 (no such record) or 409 (someone else has it)."""
+    current = records.get(kind, rid)
+    if current is None:
+        return jsonify(error="not_found", hint=f"no {kind} {rid}"), 404
+    by = f" by {current['claimed_by']}" if current.get("claimed_by") else ""
+    return jsonify(error="conflict", hint=f"{kind} is {current['status']}{by}", item=current), 409
+
+
 @api_bp.post("/<any(callbacks, voicemails):plural>/<rid>/claim")
 @bearer_required
 def claim_record(plural: str, rid: str) -> Any:
@@ -508,14 +517,7 @@ def claim_record(plural: str, rid: str) -> Any:
         return jsonify(error="bad_request", hint='send {"agent": "<your name or id>"}'), 400
     records = _h().records
     item = records.claim(kind, rid, agent, _now())
-    if item is None:
-        current = records.get(kind, rid)
-        if current is None:
-            return jsonify(error="not_found", hint=f"no {kind} {rid}"), 404
-        return jsonify(error="conflict", hint=f"{kind} is {current['status']}"
-                       + (f" by {current['claimed_by']}" if current.get("claimed_by") else ""),
-                       item=current), 409
-    return jsonify(item)
+    return jsonify(item) if item is not None else _not_done(records, kind, rid)
 
 
 @api_bp.post("/<any(callbacks, voicemails):plural>/<rid>/complete")
@@ -528,14 +530,7 @@ def complete_record(plural: str, rid: str) -> Any:
     records = _h().records
     item = records.complete(kind, rid, _now(), outcome=outcome, note=str(note)[:2000] if note else None,
                             by=str(body.get("agent") or "") or None)
-    if item is None:
-        current = records.get(kind, rid)
-        if current is None:
-            return jsonify(error="not_found", hint=f"no {kind} {rid}"), 404
-        return jsonify(error="conflict", hint=f"{kind} is {current['status']}"
-                       + (f" by {current['claimed_by']}" if current.get("claimed_by") else ""),
-                       item=current), 409
-    return jsonify(item)
+    return jsonify(item) if item is not None else _not_done(records, kind, rid)
 
 
 @api_bp.get("/calls/<call_sid>/handoff")

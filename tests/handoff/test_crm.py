@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 
-from ivr.handoff.crm import CrmWebhook, HttpDirectory, StoreDirectory, sign, verify
+from ivr.handoff.crm import HttpDirectory, StoreDirectory, sign, verify
 from tests.handoff.fakes import LocalServer
 from tests.handoff.helpers import Caller, make_app
 

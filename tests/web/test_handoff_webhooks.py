@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
-from urllib.parse import unquote
 
 import pytest
 
 from tests.handoff.golden_util import assert_golden
-from tests.handoff.helpers import API_TOKEN, Caller, api, make_app, sign
+from tests.handoff.helpers import Caller, api, make_app
 
 PIN = "9876"
 

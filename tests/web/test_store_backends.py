@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.conftest import SignedClient, call_params
-from tests.store.test_store_contract import PG_URL, REDIS_URL, _pg_schema
+from tests.store.test_store_contract import REDIS_URL, _pg_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "redis"])

@@ -1,0 +1,148 @@
+"""Speech commands: ``recognize`` and ``models download``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+
+def grammar_for_node(flow: Any, node_id: str) -> tuple[Optional[Any], str]:
+    """The recogniser grammar a live call uses at a node, and the listen mode.
+
+    Built through the engine's own Listen action, so `recognize` hears
+    exactly what a call at that node would.
+    """
+    from ..engine.engine import _listen, _Turn
+    from ..engine.state import CallState
+    from .grammar import Grammar, digits_grammar
+
+    node = flow.nodes[node_id]
+    spec = node.menu or node.ask
+    if spec is None:
+        raise click.UsageError(f"node '{node_id}' is a {node.kind} node; recognition needs a menu or ask node")
+    turn = _Turn(flow, CallState(call_id="recognize", flow=flow.flow, node=node_id), 0.0)
+    _listen(turn, node, spec)
+    listen = turn.actions[-1]
+    if listen.mode == "digits":
+        base = digits_grammar(flow.language)
+        return Grammar(base.phrases + tuple(listen.phrases), flow.language, digits=True), listen.mode
+    if listen.mode == "speech":
+        return None, listen.mode
+    return Grammar(listen.phrases, flow.language), listen.mode
+
+
+def decide(flow: Any, node_id: str, text: str) -> Any:
+    """What the engine would do with ``text`` at the node: option goto, "agent", a value, or None."""
+    from ..engine.matching import match_menu, spoken_digits, wants_agent, yes_no
+
+    node = flow.nodes[node_id]
+    if not text:
+        return None
+    if node.menu is not None:
+        m = match_menu(node.menu, text, flow.language, flow.settings.agent_words)
+        return "agent" if m.kind == "agent" else (node.menu.options[m.index].goto if m.kind == "option" else None)
+    if wants_agent(text, flow.language, flow.settings.agent_words):
+        return "agent"
+    ask = node.ask
+    if ask.input == "digits":
+        return spoken_digits(text) or None
+    if ask.input == "yesno":
+        return yes_no(text, flow.language)
+    return text
+
+
+def utterance(pcm: bytes) -> bytes:
+    """The first spoken utterance of a recording, as the live VAD would cut it (else all of it)."""
+    from .vad import EndpointDetector, SpeechEnded, VadConfig
+
+    vad = EndpointDetector(VadConfig(warmup_ms=0))
+    events = vad.feed(pcm) + vad.flush()
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    return ended[0].audio if ended else pcm
+
+
+def register(main: click.Group) -> None:
+    """Add the speech commands to the CLI."""
+
+    @main.command()
+    @click.option("--flow", "flow_file", required=True, type=click.Path(exists=True, dir_okay=False),
+                  help="Flow file.")
+    @click.option("--node", "node_id", required=True, help="Menu or ask node whose grammar to use.")
+    @click.option("--backend", type=click.Choice(["pocketsphinx", "vosk"]), default=None,
+                  help="Recogniser (default IVR_ASR_BACKEND, else vosk if a model is set, else pocketsphinx).")
+    @click.argument("wavs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+    def recognize(flow_file: str, node_id: str, backend: Optional[str], wavs: tuple[str, ...]) -> None:
+        """Recognise audio files at a node; one JSON object per file."""
+        from ..errors import FlowError, IvrError
+        from ..flow.loader import load_flow
+        from .asr import get_recognizer
+        from .audiofile import load_phone_audio
+
+        try:
+            flow = load_flow(flow_file).flow
+        except FlowError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        if node_id not in flow.nodes:
+            raise click.UsageError(f"no node '{node_id}' in {flow_file}; nodes: {', '.join(flow.nodes)}")
+        grammar, _mode = grammar_for_node(flow, node_id)
+        try:
+            recognizer = get_recognizer(backend or os.environ.get("IVR_ASR_BACKEND") or None,
+                                        os.environ.get("IVR_VOSK_MODEL") or None)
+        except IvrError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        failed = False
+        for wav in wavs:
+            try:
+                pcm = load_phone_audio(wav)
+            except IvrError as exc:
+                click.echo(json.dumps({"file": wav, "error": str(exc)}))
+                failed = True
+                continue
+            t0 = time.perf_counter()
+            session = recognizer.start(grammar)
+            for i in range(0, len(pcm := utterance(pcm)), 320):  # 20 ms chunks, as a call delivers them
+                session.accept(pcm[i:i + 320])
+            hyp = session.finish()
+            ms = (time.perf_counter() - t0) * 1000
+            click.echo(json.dumps({"file": wav, "text": hyp.text, "confidence": round(hyp.confidence, 3),
+                                   "match": decide(flow, node_id, hyp.text), "backend": hyp.backend,
+                                   "ms": round(ms, 1)}, ensure_ascii=False))
+        sys.exit(1 if failed else 0)
+
+    @main.group()
+    def models() -> None:
+        """Speech models for real deployments."""
+
+    @models.command("download")
+    @click.argument("name")
+    @click.option("--dest", default="models", show_default=True, help="Directory to unpack into.")
+    @click.option("--base-url", default=None, envvar="IVR_VOSK_MODELS_URL",
+                  help="Where models are published (default: alphacephei.com/vosk/models).")
+    def download(name: str, dest: str, base_url: Optional[str]) -> None:
+        """Fetch a named vosk model, check it and unpack it (e.g. vosk-model-small-en-us-0.15)."""
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        from ..errors import IvrError
+        from .models import download_model
+
+        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), transient=True) as bar:
+            task = bar.add_task(f"downloading {name}", total=None)
+
+            def progress(got: int, total: Optional[int]) -> None:
+                bar.update(task, completed=got, total=total or None)
+
+            try:
+                path = download_model(name, dest, progress=progress, base_url=base_url)
+            except IvrError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(1)
+        click.echo(f"model ready: {path}\nuse it with: export IVR_VOSK_MODEL={Path(path).resolve()}")
