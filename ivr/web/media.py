@@ -151,6 +151,7 @@ class MediaRuntime:
         self._recognizer: Any = None
         self._lock = threading.Lock()
         self._warmed: set[Any] = set()
+        self._languages: dict[str, bool] = {}
         self.reply_ms: collections.deque[float] = collections.deque(maxlen=20_000)
         self.active = 0
         self.total = 0
@@ -165,6 +166,32 @@ class MediaRuntime:
                 cfg = self.services.config
                 self._recognizer = get_recognizer(cfg.asr_backend, cfg.vosk_model)
             return self._recognizer
+
+    def hears(self, language: str) -> bool:
+        """Whether the recogniser can listen in ``language`` (else the flow stays on keypad TwiML)."""
+        with self._lock:
+            known = self._languages.get(language)
+        if known is not None:
+            return known
+        from ..errors import SpeechError
+        from ..speech.grammar import Grammar
+        try:
+            rec = self.recognizer
+            if rec.name == "pocketsphinx":  # English only; probing would build a decoder
+                if not language.lower().startswith("en"):
+                    raise SpeechError(f"pocketsphinx has only an English model, not {language}")
+            else:
+                rec.start(Grammar(("agent",), language)).finish()
+            ok = True
+        except SpeechError as exc:
+            log.warning("speech flows in %s run as keypad calls: %s", language, exc)
+            ok = False
+        except Exception:  # noqa: BLE001 - no recogniser at all: keypad TwiML, never a dead call
+            log.exception("recogniser unavailable; speech flows run as keypad calls")
+            ok = False
+        with self._lock:
+            self._languages[language] = ok
+        return ok
 
     def warm(self, pipe: ListenPipeline) -> None:
         """Build the grammar's decoder in the pool while the prompt plays (once per grammar)."""
@@ -558,7 +585,7 @@ def media_socket(ws: Any) -> None:
 
 def start_call(flow: Flow, p: VoiceParams) -> Optional[str]:
     """``ivr.start_call``: speech flows run over a media stream; None leaves keypad flows to TwiML."""
-    if not flow.settings.speech:
+    if not flow.settings.speech or not _rt().hears(flow.language):
         return None
     from .voice import render_turn
     svc = current_app.extensions["ivr"]
