@@ -146,6 +146,7 @@ class MediaRuntime:
         self.services = app.extensions["ivr"]
         self.resolver = app.extensions.get("ivr.prompts")
         self.fallback = FallbackVoice()
+        self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ivr-asr")
         self.tap = VoiceTap()
         self._recognizer: Any = None
@@ -194,13 +195,26 @@ class MediaRuntime:
         return ok
 
     def warm(self, pipe: ListenPipeline) -> None:
-        """Build the grammar's decoder in the pool while the prompt plays (once per grammar)."""
+        """Build the grammar's decoders in the pool while the prompt plays (once per grammar).
+
+        One decoder per pool worker: under load every worker recognises at
+        once, and building a decoder on demand costs a caller more than a second.
+        """
         key = pipe.grammar.key if pipe.grammar is not None else None
         with self._lock:
             if key in self._warmed:
                 return
             self._warmed.add(key)
-        self.pool.submit(_quietly, pipe.warm)
+        barrier = threading.Barrier(self.workers)
+
+        def warm_one() -> None:
+            try:
+                barrier.wait(timeout=5)  # all at once, so each builds its own decoder
+            except threading.BrokenBarrierError:
+                pass
+            pipe.warm()
+        for _ in range(self.workers):
+            self.pool.submit(_quietly, warm_one)
 
     def frames(self, play: A.Play) -> list[bytes]:
         """Prompt audio as 20 ms mu-law frames: the prompt layer's, else synthesised on the spot."""

@@ -1,0 +1,238 @@
+"""``python -m ivr bench speech``: menu accuracy, reply latency through the real websocket, capacity.
+
+* accuracy: :func:`ivr.speech.bench.accuracy_benchmark` on acme's main menu,
+  with tuning voices and held-out voices reported apart, several phrasings,
+  white noise, and sentences that must select nothing;
+* reply latency: a ``python -m ivr serve`` subprocess records, per turn, the
+  time from the VAD's end-of-speech decision to the first ``media`` byte of
+  the reply (``GET /api/media/stats``); callers stream in real time;
+* capacity: concurrent streamed calls ramped until the p95 reply latency
+  passes the limit or calls fail.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Optional
+
+TUNING_VOICES = ("flite:kal", "flite:slt", "espeak:en-us")
+HELD_OUT_VOICES = ("flite:awb", "flite:rms", "espeak:en+f2", "espeak:en-gb+m1")
+PHRASINGS = {
+    "balance": ("balance", "my balance"),
+    "cards": ("cards", "lost card"),
+    "agent": ("agent", "representative", "operator", "a person"),
+}
+NEGATIVES = ("what's the weather like today", "I want to order a pizza", "the dog barked at the mailman",
+             "hello is anybody there", "can you hear me", "nothing thanks")
+
+
+def _acme_menu() -> tuple[Any, Any]:
+    from ivr.flow.loader import load_flow
+    root = Path(__file__).resolve().parents[2]
+    flow = load_flow(root / "flows" / "acme.yaml").flow
+    return flow, flow.nodes["main"].menu
+
+
+def accuracy(voices: tuple[str, ...], noise: tuple[Optional[float], ...]) -> dict[str, Any]:
+    from ivr.engine.matching import match_menu
+    from ivr.speech.bench import accuracy_benchmark
+    from ivr.speech.grammar import Grammar
+
+    flow, menu = _acme_menu()
+    phrasings = {k: list(v) for k, v in PHRASINGS.items()}
+
+    def match(text: str) -> Optional[str]:
+        m = match_menu(menu, text, flow.language, flow.settings.agent_words)
+        if m.kind == "agent":
+            return "agent"
+        if m.kind == "option":
+            return menu.options[m.index].goto
+        return None
+
+    from ivr.engine.engine import _listen, _Turn  # the grammar a live call listens with
+    from ivr.engine.state import CallState
+    t = _Turn(flow, CallState(call_id="bench", flow=flow.flow, node="main"), 0.0)
+    _listen(t, flow.nodes["main"], menu)
+    listen = t.actions[-1]
+    res = accuracy_benchmark(voices, noise, phrasings, NEGATIVES, match,
+                             grammar=Grammar(tuple(listen.phrases), flow.language))
+    errors = res.pop("errors")
+    res["errors_sample"] = errors[:8]
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}
+
+
+# -- through the websocket ---------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python -m ivr serve`` in a subprocess (media streams on, dev mode)."""
+
+    def __init__(self, tmp: Path, workers: int = 1, threads: int = 256) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+        root = Path(__file__).resolve().parents[2]
+        env.update(IVR_DEV="1", IVR_INSTANCE_DIR=str(tmp / "inst"), IVR_AUDIO_DIR=str(tmp / "audio"),
+                   IVR_FLOWS_DIR=str(root / "flows"), IVR_SECRET_KEY="bench", IVR_MEDIA_STREAMS="1")
+        self.proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve", "--port", str(self.port),
+                                      "--workers", str(workers), "--threads", str(threads)],
+                                     cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import requests
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(self.base + "/api/health", timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.close()
+                    raise RuntimeError("the server did not start")
+                time.sleep(0.2)
+
+    def stats(self, reset: bool = False) -> dict[str, Any]:
+        import requests
+        return requests.get(self.base + "/api/media/stats" + ("?reset=1" if reset else ""), timeout=10).json()
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def one_call(base: str, pcm: bytes, i: int, speed: float = 1.0, timeout: float = 20.0,
+             speak_after: float = 0.0, hold_until: float = 0.0) -> dict[str, Any]:
+    """A caller who barges in with "balance" and waits for the reply; returns what happened.
+
+    Args:
+        speak_after: seconds of (real-time) line silence before speaking.
+        hold_until: keep the stream open, streaming silence, until this monotonic time
+            (so a load level keeps all its calls connected at once).
+    """
+    import requests
+
+    from ivr.testing.media_client import MediaStreamClient
+
+    sid = "CA" + f"{i:032x}"[-32:]
+    t0 = time.monotonic()
+    body = requests.post(base + "/voice?flow=acme", data={"CallSid": sid, "From": "+1555000%04d" % (i % 10000),
+                                                          "To": "+15550001111"}, timeout=timeout).text
+    params = {p.get("name"): p.get("value") for p in ET.fromstring(body).iter("Parameter")}
+    out: dict[str, Any] = {"ok": False}
+    with MediaStreamClient(base.replace("http", "ws", 1) + "/media", speed=speed, call_sid=sid,
+                           timeout=timeout) as c:
+        c.connect(params)
+        if not c.wait_for_audio(1, timeout):
+            return out
+        c.send_silence(400 + int(speak_after * 1000))
+        c.send_pcm(pcm)
+        sent_at = time.monotonic()
+        deadline = sent_at + 8.0
+        while time.monotonic() < deadline:
+            if any(m.startswith("turn-2") for m in c.received.marks) or c.closed:
+                break
+            c.send_silence(100)
+        turn2 = any(m.startswith("turn-2") for m in c.received.marks)
+        out.update(ok=turn2, seconds=round(time.monotonic() - t0, 2))
+        while time.monotonic() < hold_until and not c.closed:
+            c.send_silence(200)
+        c.send_stop()
+    return out
+
+
+def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spread_s: float = 8.0) -> dict[str, Any]:
+    """Each level: that many calls connected at once, each caller speaking once within ``spread_s``."""
+    from ivr.speech.synth import synthesize
+
+    voices = HELD_OUT_VOICES + TUNING_VOICES
+    clips = [synthesize("balance", v, lead_ms=100, trail_ms=0) for v in voices]
+    one_call(server.base, clips[0], 0)             # warm up: decoders and fallback prompt audio
+    time.sleep(6)                                  # let the pool finish building its decoders
+    server.stats(reset=True)
+    results = []
+    best = 0
+    n = 1
+    for level in levels:
+        server.stats(reset=True)
+        outs: list[dict[str, Any]] = []
+        lock = threading.Lock()
+
+        hold = time.monotonic() + spread_s + 6.0
+
+        def run(k: int) -> None:
+            time.sleep(random.random() * 1.0)       # calls arrive over a second, not in lock-step
+            try:
+                o = one_call(server.base, clips[k % len(clips)], n + k, speak_after=random.random() * spread_s,
+                             hold_until=hold)
+            except Exception as exc:  # noqa: BLE001 - a failed call is a result
+                o = {"ok": False, "error": type(exc).__name__}
+            with lock:
+                outs.append(o)
+
+        threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(level)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        n += level
+        st = server.stats()
+        ok = sum(o.get("ok", False) for o in outs)
+        row = {"calls": level, "answered": ok, "reply_ms_p50": st["reply_ms"]["p50"],
+               "reply_ms_p95": st["reply_ms"]["p95"], "reply_ms_max": st["reply_ms"]["max"]}
+        results.append(row)
+        good = ok == level and (row["reply_ms_p95"] or 1e9) < limit_ms
+        if good:
+            best = level
+        else:
+            break
+    return {"levels": results, "max_concurrent_calls_p95_under_1s": best, "speaking_spread_s": spread_s}
+
+
+def latency(server: Server, calls: int = 20) -> dict[str, Any]:
+    """Reply latency with calls one after another (no load)."""
+    from ivr.speech.synth import synthesize
+
+    server.stats(reset=True)
+    voices = HELD_OUT_VOICES + TUNING_VOICES
+    ok = 0
+    for i in range(calls):
+        pcm = synthesize("balance", voices[i % len(voices)], lead_ms=100)
+        ok += one_call(server.base, pcm, 100_000 + i).get("ok", False)
+    st = server.stats()["reply_ms"]
+    return {"calls": calls, "answered": ok, "reply_ms_p50": st["p50"], "reply_ms_p95": st["p95"]}
+
+
+def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), workers: int = 1) -> dict[str, Any]:
+    import tempfile
+
+    noise = (None, 15.0)
+    report: dict[str, Any] = {
+        "accuracy_tuning": accuracy(TUNING_VOICES[:1] if quick else TUNING_VOICES, noise[:1] if quick else noise),
+        "accuracy_held_out": accuracy(HELD_OUT_VOICES[:2] if quick else HELD_OUT_VOICES, noise[:1] if quick else noise),
+        "cpus": os.cpu_count(),
+    }
+    report["rtf"] = report["accuracy_held_out"]["rtf"]
+    with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
+        server = Server(Path(tmp), workers=workers)
+        try:
+            report["reply_latency"] = latency(server, 6 if quick else 20)
+            report["capacity"] = ramp(server, levels[:2] if quick else levels)
+        finally:
+            server.close()
+    report["targets"] = {"held_out_accuracy": ">= 0.90", "false_accept": "<= 0.10", "reply_ms_p95": "<= 250",
+                         "concurrent_calls": ">= 40"}
+    return report
