@@ -145,12 +145,19 @@ def one_call(base: str, pcm: bytes, i: int, speed: float = 1.0, timeout: float =
         while time.monotonic() < deadline:
             if any(m.startswith("turn-2") for m in c.received.marks) or c.closed:
                 break
-            c.send_silence(100)
+            try:
+                c.send_silence(100)
+            except Exception:  # noqa: BLE001 - the server ended the call (goodbye) while we streamed
+                break
         turn2 = any(m.startswith("turn-2") for m in c.received.marks)
         out.update(ok=turn2, seconds=round(time.monotonic() - t0, 2))
-        while time.monotonic() < hold_until and not c.closed:
-            c.send_silence(200)
-        c.send_stop()
+        try:
+            while time.monotonic() < hold_until and not c.closed:
+                c.send_silence(200)
+            if not c.closed:
+                c.send_stop()
+        except Exception:  # noqa: BLE001 - the call ended (balance, then goodbye)
+            pass
     return out
 
 
@@ -179,7 +186,7 @@ def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spre
                 o = one_call(server.base, clips[k % len(clips)], n + k, speak_after=random.random() * spread_s,
                              hold_until=hold)
             except Exception as exc:  # noqa: BLE001 - a failed call is a result
-                o = {"ok": False, "error": type(exc).__name__}
+                o = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:120]}
             with lock:
                 outs.append(o)
 
@@ -192,7 +199,8 @@ def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spre
         st = server.stats()
         ok = sum(o.get("ok", False) for o in outs)
         row = {"calls": level, "answered": ok, "reply_ms_p50": st["reply_ms"]["p50"],
-               "reply_ms_p95": st["reply_ms"]["p95"], "reply_ms_max": st["reply_ms"]["max"]}
+               "reply_ms_p95": st["reply_ms"]["p95"], "reply_ms_max": st["reply_ms"]["max"],
+               "failures": sorted({o.get("error", "no reply within 8 s") for o in outs if not o.get("ok")})[:3]}
         results.append(row)
         good = ok == level and (row["reply_ms_p95"] or 1e9) < limit_ms
         if good:
@@ -206,8 +214,10 @@ def latency(server: Server, calls: int = 20) -> dict[str, Any]:
     """Reply latency with calls one after another (no load)."""
     from ivr.speech.synth import synthesize
 
-    server.stats(reset=True)
     voices = HELD_OUT_VOICES + TUNING_VOICES
+    one_call(server.base, synthesize("balance", voices[0], lead_ms=100), 99_999)  # warm up
+    time.sleep(6)                                  # decoders for every pool worker
+    server.stats(reset=True)
     ok = 0
     for i in range(calls):
         pcm = synthesize("balance", voices[i % len(voices)], lead_ms=100)
