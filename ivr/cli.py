@@ -53,9 +53,6 @@ def main(verbose: bool) -> None:
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the IVR server (gunicorn, threaded; websockets included)."""
     config = Config.from_env()
-    if config.media_streams is None:  # a served deployment runs speech flows over Media Streams
-        from dataclasses import replace
-        config = replace(config, media_streams=True)
     try:
         config.check_for_server()
         from .web import create_app

@@ -49,8 +49,8 @@ class Config:
     instance_dir: str = "instance"
     flow_check_interval: float = 1.0
     media_streams: Optional[bool] = None
-    """``IVR_MEDIA_STREAMS``: speech flows run over Twilio Media Streams (``<Connect><Stream>``).
-    None (unset): on for ``serve`` and ``wsgi.py``, off for a bare ``create_app`` (keypad TwiML)."""
+    """``IVR_MEDIA_STREAMS=1``: speech flows run over Twilio Media Streams (``<Connect><Stream>``);
+    unset or 0: every flow answers keypad TwiML (``<Gather input="dtmf">``)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -183,6 +183,8 @@ class RemoteCall:
         self.flow_id, self.caller, self.called = flow_id, caller, called
         self.call_id = new_call_sid()
         self.session = requests.Session()
+        # One connection per webhook, as Twilio makes them; gunicorn may drop kept-alive ones.
+        self.session.headers["Connection"] = "close"
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.api_token = api_token
         self.timeout = timeout
@@ -214,7 +216,13 @@ class RemoteCall:
         if self.validator is not None:
             headers["X-Twilio-Signature"] = self.validator.compute_signature(full, params)
         try:
-            resp = self.session.post(full, data=params, headers=headers, timeout=self.timeout)
+            try:
+                resp = self.session.post(full, data=params, headers=headers, timeout=self.timeout)
+            except requests.ConnectionError:
+                # A kept-alive connection the server dropped (gunicorn does after a websocket
+                # ends): Twilio would retry the webhook, so do we, on a fresh connection.
+                self.session.close()
+                resp = self.session.post(full, data=params, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise SimulationError(f"server {self.server} did not answer: {exc}") from exc
         if resp.status_code != 200:
@@ -304,7 +312,7 @@ class RemoteCall:
     def _turn_marks(self) -> int:
         return sum(1 for m in self.stream.received.marks if m.startswith("turn-"))
 
-    def _await_turn(self, send_silence: bool = True, max_audio_s: float = 120.0) -> None:
+    def _await_turn(self, send_silence: bool = True, max_audio_s: float = 300.0) -> None:
         """Wait for the server's next turn (its closing mark) or the end of the stream.
 
         Twilio streams continuously, and the server's timers count frames, so
@@ -326,7 +334,9 @@ class RemoteCall:
                     continue
                 sent += 0.1
                 if self.speed == 0:
-                    time.sleep(0.002)
+                    # "As fast as possible" is ten times real time while waiting: a server busy
+                    # for a moment must not see seconds of line time pass that never did.
+                    stream.wait_for(lambda: self._turn_marks() > self._turns or stream._closed, 0.01)
             else:
                 stream.wait_for(lambda: self._turn_marks() > self._turns or stream._closed, 0.05)
         self._turns = self._turn_marks()

@@ -7,6 +7,7 @@ a caller on the line would be.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -60,8 +61,11 @@ class ListenPipeline:
 
     def __init__(self, listen: Any, recognizer: Recognizer, language: str = "en-US",
                  detector: Optional[EndpointDetector] = None,
-                 on_voiced_frame: Optional[Callable[[bytes], None]] = None) -> None:
+                 on_voiced_frame: Optional[Callable[[bytes], None]] = None,
+                 start_lock: Optional[Any] = None) -> None:
         self.listen = listen
+        self.start_lock = start_lock or contextlib.nullcontext()
+        """Held around ``recognizer.start``: building a decoder concurrently is not safe in every backend."""
         self.recognizer = recognizer
         self.grammar = grammar_for(listen, language)
         eos = end_of_speech_ms(listen)
@@ -103,17 +107,25 @@ class ListenPipeline:
         if self.session_used:
             raise RuntimeError("one recogniser session per listen: it was already used")
         self.session_used = True
-        session = self.recognizer.start(self.grammar)
+        with self.start_lock:
+            session = self.recognizer.start(self.grammar)
         step = PHONE_RATE * 20 // 1000 * 2 * 10
         for i in range(0, len(ended.audio), step):
             session.accept(ended.audio[i:i + step])
         return session.finish()
 
-    def warm(self) -> None:
-        """Build the recogniser's decoder for this grammar now (the first one per grammar is slow)."""
-        session = self.recognizer.start(self.grammar)
-        session.accept(b"\x00\x00" * (PHONE_RATE // 10))
-        session.finish()
+    def warm(self, decoders: int = 1) -> None:
+        """Build ``decoders`` recogniser decoders for this grammar now (the first per grammar is slow).
+
+        Sessions are held open together so a pooling backend builds one each.
+        """
+        sessions = []
+        for _ in range(max(1, decoders)):
+            with self.start_lock:
+                sessions.append(self.recognizer.start(self.grammar))
+        for session in sessions:
+            session.accept(b"\x00\x00" * (PHONE_RATE // 10))
+            session.finish()
 
 
 def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str = "en-US",

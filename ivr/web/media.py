@@ -147,6 +147,8 @@ class MediaRuntime:
         self.resolver = app.extensions.get("ivr.prompts")
         self.fallback = FallbackVoice()
         self.workers = workers
+        self.start_lock = threading.Lock()
+        """Serialises ``recognizer.start`` (pocketsphinx builds decoders racily); decoding stays parallel."""
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ivr-asr")
         self.tap = VoiceTap()
         self._recognizer: Any = None
@@ -205,16 +207,8 @@ class MediaRuntime:
             if key in self._warmed:
                 return
             self._warmed.add(key)
-        barrier = threading.Barrier(self.workers)
-
-        def warm_one() -> None:
-            try:
-                barrier.wait(timeout=5)  # all at once, so each builds its own decoder
-            except threading.BrokenBarrierError:
-                pass
-            pipe.warm()
-        for _ in range(self.workers):
-            self.pool.submit(_quietly, warm_one)
+        self.pool.submit(_quietly, lambda: pipe.warm(1))             # the first caller's decoder, soon
+        self.pool.submit(_quietly, lambda: pipe.warm(self.workers))  # then one per worker
 
     def frames(self, play: A.Play) -> list[bytes]:
         """Prompt audio as 20 ms mu-law frames: the prompt layer's, else synthesised on the spot."""
@@ -359,7 +353,8 @@ class MediaSession:
             self._mark(self.turn_mark)
             self.listen = end
             if end.speech:
-                self.pipeline = ListenPipeline(end, self.rt.recognizer, self.language, detector=self.detector)
+                self.pipeline = ListenPipeline(end, self.rt.recognizer, self.language, detector=self.detector,
+                                               start_lock=self.rt.start_lock)
                 self.rt.warm(self.pipeline)
             return
         # A transfer or hang-up: keep it for /voice/connect, play the last words, then close.
@@ -429,11 +424,14 @@ class MediaSession:
                 if not listen.barge_in:
                     return
                 self._send(MS.clear_message(self.stream_sid))
+            if listen.finish_on_key and digit == listen.finish_on_key:
+                # "#" ends entry; alone it ends nothing (it often trails an entry that
+                # max_digits already completed) and the no-input timer keeps running.
+                if self.digits:
+                    self._digits_done()
+                return
             if listen.mode in ("menu", "yesno"):
                 self._feed(E.DigitsReceived(digit, at=self._now()))
-                return
-            if listen.finish_on_key and digit == listen.finish_on_key:
-                self._digits_done()
                 return
             self.digits += digit
             self.last_key_frame = self.frames

@@ -93,7 +93,7 @@ def test_tap_is_bounded_and_per_call() -> None:
 
 
 def test_cli_simulate_against_serve(tmp_path: Path, run_ivr_sim) -> None:
-    """``python -m ivr simulate --server`` against ``python -m ivr serve`` (media streams on by default)."""
+    """``python -m ivr simulate --server`` against ``IVR_MEDIA_STREAMS=1 python -m ivr serve``."""
     import os
     import socket
     import subprocess
@@ -106,7 +106,7 @@ def test_cli_simulate_against_serve(tmp_path: Path, run_ivr_sim) -> None:
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
     env.update(IVR_DEV="1", IVR_INSTANCE_DIR=str(tmp_path / "inst"), IVR_AUDIO_DIR=str(tmp_path / "audio"),
-               IVR_FLOWS_DIR=str(FLOWS), IVR_SECRET_KEY="k")
+               IVR_FLOWS_DIR=str(FLOWS), IVR_SECRET_KEY="k", IVR_MEDIA_STREAMS="1")
     proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
