@@ -263,6 +263,7 @@ class RemoteCall:
             elif el.tag == "Stream":
                 self._open_stream(el.get("url") or "", {p.get("name"): p.get("value") for p in el.iter("Parameter")})
                 return
+        info = self._refresh_node()
         if played and info and info.get("prompts"):
             # Prompts with slot values play as several pieces; the server says what they were as text.
             self.heard[first:] = list(info["prompts"])
