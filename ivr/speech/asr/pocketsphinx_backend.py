@@ -79,11 +79,16 @@ class PocketSphinxTuning:
         confidence_slope: steepness of the score -> confidence mapping.
         noise_floor_dbfs: level of the white noise floor mixed into the audio
             (RMS relative to full scale); None disables it.
+        trim_lead_ms, trim_trail_ms: silence kept before the first and after
+            the last 20 ms frame that WebRTC VAD calls speech; the rest is not
+            decoded, which bounds the decision latency (-1 disables trimming).
     """
 
     phrase_weight: int = 1000
     min_frame_score: float = -8.0
     noise_floor_dbfs: float = -60.0
+    trim_lead_ms: int = 150
+    trim_trail_ms: int = 200
     confidence_mid: float = -6.0
     confidence_slope: float = 1.5
 
@@ -224,6 +229,9 @@ class PocketSphinxSession:
         self._grammar = grammar
         self._resampler = StreamResampler(PHONE_RATE, owner.sample_rate)
         self._buf = bytearray()
+        self._voiced: list[bool] = []
+        self._pending = b""
+        self._vad = _webrtc_vad()
         floor = owner.tuning.noise_floor_dbfs
         self._floor = None if floor is None else 32768.0 * 10 ** (floor / 20)
         self._rng = np.random.default_rng(0)
@@ -244,6 +252,12 @@ class PocketSphinxSession:
             y = x + self._rng.standard_normal(len(x)) * self._floor
             pcm16_at_8k = np.clip(np.rint(y), -32768, 32767).astype("<i2").tobytes()
         self._buf.extend(self._resampler.process(pcm16_at_8k))
+        if self._vad is not None:
+            data = self._pending + pcm16_at_8k
+            n = _VAD_FRAME_BYTES
+            k = len(data) // n * n
+            self._voiced += [self._vad.is_speech(data[i:i + n], PHONE_RATE) for i in range(0, k, n)]
+            self._pending = data[k:]
 
     def finish(self) -> Hypothesis:
         """Decode, apply the out-of-grammar gates, and return the decoder to the pool."""
@@ -251,11 +265,12 @@ class PocketSphinxSession:
             raise SpeechError("recognition session already finished")
         self._done = True
         self._buf.extend(self._resampler.flush())
+        audio = self._trimmed()
         d = self._decoder
         try:
             d.start_utt()
-            if self._buf:
-                d.process_raw(bytes(self._buf), no_search=False, full_utt=True)
+            if audio:
+                d.process_raw(audio, no_search=False, full_utt=True)
             d.end_utt()
             hyp = d.hyp()
             text = normalize(hyp.hypstr) if hyp is not None else ""
@@ -263,6 +278,17 @@ class PocketSphinxSession:
         finally:
             self._owner._release(self._key, d)
         return self._judge(text, score)
+
+    def _trimmed(self) -> bytes:
+        """The upsampled audio without long silences before and after the speech."""
+        t = self._owner.tuning
+        voiced = [i for i, v in enumerate(self._voiced) if v]
+        if not voiced or t.trim_lead_ms < 0 or t.trim_trail_ms < 0:
+            return bytes(self._buf)
+        per_ms = self._owner.sample_rate // 1000 * 2
+        start = max(0, voiced[0] * _VAD_FRAME_MS - t.trim_lead_ms) * per_ms
+        end = ((voiced[-1] + 1) * _VAD_FRAME_MS + t.trim_trail_ms) * per_ms
+        return bytes(self._buf[start:end])
 
     def _judge(self, text: str, score: float) -> Hypothesis:
         t = self._owner.tuning
@@ -283,6 +309,18 @@ class PocketSphinxSession:
         if score < t.min_frame_score:
             return Hypothesis("", conf, "pocketsphinx", raw)
         return Hypothesis(text, conf, "pocketsphinx", raw)
+
+
+_VAD_FRAME_MS = 20
+_VAD_FRAME_BYTES = PHONE_RATE * _VAD_FRAME_MS // 1000 * 2
+
+
+def _webrtc_vad() -> Any:
+    try:
+        import webrtcvad
+    except ImportError:  # trimming is an optimisation; decode everything without it
+        return None
+    return webrtcvad.Vad(2)
 
 
 def _fold(text: str) -> str:
