@@ -62,7 +62,7 @@ sell wait wrong sorry hear hey sure maybe never always
 
 
 _DIGIT_SOUNDALIKES = frozenset(
-    "want to for won't free tree ate eight sex fine nice no oh so then when".split())
+    "want to for won't free tree ate eight sex fine nice no oh so then when on an was".split())
 
 
 @dataclass(frozen=True)
