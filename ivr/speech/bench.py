@@ -92,3 +92,126 @@ def accuracy_benchmark(voices: Sequence[str], noise_levels: Sequence[float | Non
         "negatives": nneg,
         "errors": errors,
     }
+
+
+# -- the standard menu benchmark -----------------------------------------------
+#
+# One realistic menu (the bank demo's options plus three more), listened to
+# with the grammar the engine builds for it (option phrases, keys as words,
+# agent words). A hypothesis counts as right when the ENGINE's matcher maps
+# it to the option the caller meant, since that is what a caller experiences
+# ("card" for "cards" is not an error when both select the same option).
+
+TUNING_VOICES: tuple[str, ...] = ("flite:kal", "flite:awb", "flite:rms", "espeak:en-us+m3")
+"""Voices that parameters may be chosen on."""
+
+HELDOUT_VOICES: tuple[str, ...] = ("flite:slt", "espeak:en+f2", "espeak:en-gb+m1", "espeak:en-us+f4",
+                                   "espeak:en-gb-scotland+m2", "espeak:en-029+f3")
+"""Voices never used for tuning: report these."""
+
+NOISE_LEVELS: tuple[float | None, ...] = (None, 15.0)
+"""Clean line and 15 dB white noise."""
+
+MENU_OPTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("1", ("balance", "my balance", "account balance", "check my balance")),
+    ("2", ("lost card", "stolen card", "lost my card", "card was stolen", "cards")),
+    ("3", ("billing", "bill", "pay my bill", "statement", "fees")),
+    ("4", ("opening hours", "hours", "when are you open", "branch hours")),
+    ("5", ("transfer money", "transfers")),
+    ("6", ("mortgage", "loans")),
+    ("7", ("report fraud", "fraud")),
+)
+"""Key and phrases of each option of the benchmark menu."""
+
+MENU_PHRASINGS: dict[str, tuple[str, ...]] = {
+    "1": ("balance", "check my balance", "one"),
+    "2": ("lost card", "cards", "stolen card", "two"),
+    "3": ("billing", "pay my bill", "three"),
+    "4": ("opening hours", "when are you open"),
+    "5": ("transfer money", "five"),
+    "6": ("mortgage", "six"),
+    "7": ("report fraud", "seven"),
+    "agent": ("representative", "agent", "speak to someone"),
+}
+"""What callers say, by the option it should select ("agent" = ask for a person)."""
+
+MENU_NEGATIVES: tuple[str, ...] = (
+    "good morning", "can you hear me", "hello is anybody there", "tell me a joke",
+    "what's the weather today", "the quick brown fox jumps over the lazy dog",
+    "I need to change my address", "thank you goodbye", "um I'm not sure",
+    "how do I reset my password", "my internet is not working", "hold on a second",
+    "what time is it", "where is the nearest station",
+)
+"""Unrelated sentences that must select nothing."""
+
+
+def benchmark_menu():
+    """The benchmark menu as the engine sees it, with its grammar and a matcher.
+
+    Returns:
+        ``(grammar, match)`` where ``match(text)`` is the option key, ``"agent"``
+        or None, as decided by :func:`ivr.engine.matching.match_menu`.
+    """
+    from ivr.engine.matching import grammar_for_menu, match_menu
+    from ivr.flow.model import Menu, Option
+
+    menu = Menu(prompt="Say what you need.",
+                options=[Option(key=k, say=list(ps), goto="x") for k, ps in MENU_OPTIONS])
+    grammar = Grammar(grammar_for_menu(menu, "en-US"), "en-US")
+
+    def match(text: str) -> str | None:
+        m = match_menu(menu, text, "en-US")
+        if m.kind == "agent":
+            return "agent"
+        if m.kind == "option":
+            return menu.options[m.index].key
+        return None
+
+    return grammar, match
+
+
+def run_menu_benchmark(voices: Sequence[str], recognizer: Recognizer | None = None,
+                       noise_levels: Sequence[float | None] = NOISE_LEVELS,
+                       phrasings: dict[str, Sequence[str]] | None = None,
+                       negatives: Iterable[str] | None = None) -> dict:
+    """:func:`accuracy_benchmark` on the standard menu, with per-voice results."""
+    grammar, match = benchmark_menu()
+    phrasings = phrasings or MENU_PHRASINGS
+    negatives = list(negatives if negatives is not None else MENU_NEGATIVES)
+    total = accuracy_benchmark(voices, noise_levels, phrasings, negatives, match,
+                               recognizer=recognizer, grammar=grammar)
+    total["per_voice"] = {}
+    for v in voices:
+        errs = [e for e in total["errors"] if e["voice"] == v]
+        nn = len(negatives) * len(noise_levels)
+        npos = sum(len(t) for t in phrasings.values()) * len(noise_levels)
+        fa = sum(1 for e in errs if e["said"] in negatives)
+        miss = len(errs) - fa
+        total["per_voice"][v] = {"accuracy": 1 - miss / npos, "false_accept": fa / nn}
+    return total
+
+
+def _main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="menu recognition benchmark (pocketsphinx)")
+    ap.add_argument("--set", choices=("tuning", "heldout", "all"), default="all")
+    ap.add_argument("--errors", action="store_true", help="list every error")
+    args = ap.parse_args(argv)
+    sets = {"tuning": TUNING_VOICES, "heldout": HELDOUT_VOICES}
+    for name, voices in sets.items():
+        if args.set not in (name, "all"):
+            continue
+        r = run_menu_benchmark(voices)
+        print(f"{name}: accuracy {r['accuracy']:.1%}  false accepts {r['false_accept']:.1%}  "
+              f"rtf {r['rtf']:.3f}  latency p50 {r['latency_ms_p50']:.0f} ms  "
+              f"p95 {r['latency_ms_p95']:.0f} ms  ({r['positives']} pos, {r['negatives']} neg)")
+        for v, pv in r["per_voice"].items():
+            print(f"  {v:28s} accuracy {pv['accuracy']:.1%}  false accepts {pv['false_accept']:.1%}")
+        if args.errors:
+            for e in r["errors"]:
+                print("   ", e)
+
+
+if __name__ == "__main__":
+    _main()
