@@ -67,7 +67,8 @@ def make_app(tmp_path: Path, flows_dir: Path):
         from ivr.web import create_app
         cfg = {"flows_dir": str(flows_dir), "instance_dir": str(tmp_path / "instance"),
                "audio_dir": str(tmp_path / "audio"),
-               "auth_token": AUTH_TOKEN, "api_token": API_TOKEN, "flow_check_interval": 0.0}
+               "auth_token": AUTH_TOKEN, "api_token": API_TOKEN, "flow_check_interval": 0.0,
+               "media_streams": False}  # keypad TwiML unless a test turns speech streams on
         cfg.update(overrides)
         app = create_app(cfg)
         created.append(app)

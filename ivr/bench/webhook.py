@@ -118,7 +118,7 @@ def run(calls: int = 400, concurrency: int = 16, workers: int = 2, threads: int 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         env.update({"TWILIO_AUTH_TOKEN": TOKEN, "IVR_FLOWS_DIR": str(ROOT / "flows"), "IVR_INSTANCE_DIR": tmp,
-                    "IVR_SECRET_KEY": "bench"})
+                    "IVR_SECRET_KEY": "bench", "IVR_MEDIA_STREAMS": "0"})  # keypad webhooks only
         gunicorn = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads",
                     str(threads), "--log-level", "warning"]
         bare_port, ivr_port = _free_port(), _free_port()

@@ -668,8 +668,9 @@ def install(app: Flask) -> MediaRuntime:
     """Register ``/media`` and ``/voice/connect``; run speech flows over streams when configured.
 
     Sets ``app.extensions["ivr.media"]`` (the runtime), ``["ivr.voice_tap"]``
-    (voiced caller frames by call id) and, when ``config.media_streams`` is
-    true, ``["ivr.start_call"]`` so ``POST /voice`` hands speech flows here.
+    (voiced caller frames by call id) and, unless ``config.media_streams`` is
+    false (``IVR_MEDIA_STREAMS=0``), ``["ivr.start_call"]`` so ``POST /voice``
+    hands speech flows here.
     """
     from flask_sock import Sock
 
@@ -679,7 +680,7 @@ def install(app: Flask) -> MediaRuntime:
     sock = Sock(app)
     sock.route("/media")(media_socket)
     app.register_blueprint(bp)
-    if app.extensions["ivr"].config.media_streams:
+    if app.extensions["ivr"].config.media_streams is not False:  # on unless IVR_MEDIA_STREAMS=0
         app.extensions["ivr.start_call"] = start_call
     app.extensions["ivr"].on_close.append(rt.close)
     return rt

@@ -102,7 +102,8 @@ def server(tmp_path_factory, demo_audio) -> Iterator[str]:
     inst = tmp_path_factory.mktemp("server")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))},
            "TWILIO_AUTH_TOKEN": AUTH, "IVR_API_TOKEN": API, "IVR_FLOWS_DIR": str(ROOT / "flows"),
-           "IVR_INSTANCE_DIR": str(inst), "IVR_AUDIO_DIR": str(demo_audio.audio_dir)}
+           "IVR_INSTANCE_DIR": str(inst), "IVR_AUDIO_DIR": str(demo_audio.audio_dir),
+           "IVR_MEDIA_STREAMS": "0"}  # the keypad webhook path; tests/speech covers streams against serve
     proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -17,7 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from ivr.testing.media_client import MediaStreamClient
-from tests.conftest import SignedClient, call_params
+from tests.conftest import AUTH_TOKEN as AUTH, SignedClient, call_params
 
 pytest.importorskip("flask_sock")
 
@@ -107,7 +107,7 @@ def test_speech_flow_answers_connect_stream(make_app) -> None:
     assert ET.fromstring(client.post("/voice?flow=support", call_params("CA" + "b" * 32)).data).find("Gather") is not None
 
 
-def test_media_streams_off_by_default_keeps_keypad_twiml(twilio) -> None:
+def test_media_streams_off_keeps_keypad_twiml(twilio) -> None:
     root = ET.fromstring(twilio.post("/voice?flow=acme", call_params()).data)
     assert root.find("Gather") is not None and root.find("Connect") is None
 
@@ -257,3 +257,16 @@ def test_stop_records_hangup(live: Live) -> None:
         assert c.wait_closed(5)
     state = live.app.extensions["ivr"].driver.state(sid)
     assert state.ended and state.end_reason == "caller_hangup"
+
+
+def test_media_streams_on_by_default_for_speech_flows(tmp_path, flows_dir) -> None:
+    from ivr.web import create_app
+
+    app = create_app({"flows_dir": str(flows_dir), "instance_dir": str(tmp_path / "i"), "auth_token": AUTH,
+                      "audio_dir": str(tmp_path / "a"), "public_url": "https://ivr.example.com"})
+    try:
+        client = SignedClient(app, base="https://ivr.example.com")
+        root = ET.fromstring(client.post("/voice?flow=acme", call_params()).data)
+        assert root.find("./Connect/Stream").get("url") == "wss://ivr.example.com/media"
+    finally:
+        app.extensions["ivr"].close()
