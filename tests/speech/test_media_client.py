@@ -1,6 +1,5 @@
 """The Twilio-side test client against a tiny echo server on 127.0.0.1."""
 
-import json
 import socket
 import threading
 import time
@@ -74,7 +73,7 @@ class EchoServer:
         finally:
             try:
                 ws.close()
-            except ConnectionClosed:
+            except (ConnectionClosed, OSError):  # the client may have closed the socket first
                 pass
             self.sock.close()
 
