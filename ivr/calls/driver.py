@@ -100,12 +100,7 @@ class CallDriver:
                 node the call has left (a retried webhook) is not applied twice.
         """
         def run() -> Turn:
-            state = self.store.load_state(call_id)
-            if state is None:
-                raise LookupError(f"unknown call {call_id}")
-            flow = self.flows.get(state.flow)
-            if flow is None:
-                raise LookupError(f"flow {state.flow} of call {call_id} is no longer loaded")
+            state, flow = self._running(call_id)
             if expect_node is not None and state.node != expect_node and not isinstance(event, E.CallerHungUp):
                 log.info("stale input for node %s (call %s is at %s): replaying", expect_node, call_id, state.node)
                 return self._replay(state, flow)
@@ -120,14 +115,18 @@ class CallDriver:
         that dropped) and picks the call up again.
         """
         def run() -> Turn:
-            state = self.store.load_state(call_id)
-            if state is None:
-                raise LookupError(f"unknown call {call_id}")
-            flow = self.flows.get(state.flow)
-            if flow is None:
-                raise LookupError(f"flow {state.flow} of call {call_id} is no longer loaded")
-            return self._replay(state, flow)
+            return self._replay(*self._running(call_id))
         return self._guard(run, call_id, "", None)
+
+    def _running(self, call_id: str) -> tuple[CallState, Flow]:
+        """A running call's state and flow; LookupError (→ a person) when either is gone."""
+        state = self.store.load_state(call_id)
+        if state is None:
+            raise LookupError(f"unknown call {call_id}")
+        flow = self.flows.get(state.flow)
+        if flow is None:
+            raise LookupError(f"flow {state.flow} of call {call_id} is no longer loaded")
+        return state, flow
 
     def _history(self, caller: str, call_id: str) -> list[dict]:
         source = self.directory or self.store
