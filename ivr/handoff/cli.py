@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import click
 
 
-def _handoff() -> Any:
+@contextmanager
+def _handoff() -> Iterator[Any]:
+    """The handoff service of the configured deployment, closed (with its services) afterwards."""
     from ..config import Config
     from ..services import build_services
     from .service import Handoff
 
-    config = Config.from_env()
-    services = build_services(config)
-    return Handoff(services)
+    h = Handoff(build_services(Config.from_env()))
+    try:
+        yield h
+    finally:
+        h.close()
+        h.services.close()
 
 
 def _when(at: Optional[float]) -> str:
@@ -38,13 +44,9 @@ def register(main: click.Group) -> None:
         """List due callback requests (python -m ivr callbacks [dial])."""
         if ctx.invoked_subcommand is not None:
             return
-        h = _handoff()
-        try:
+        with _handoff() as h:
             items = h.records.list("callback", queue=queue) if show_all else \
                 h.records.due_callbacks(h.clock(), queue=queue)
-        finally:
-            h.close()
-            h.services.close()
         for item in items:
             item.pop("context", None)
         if as_json:
@@ -64,8 +66,7 @@ def register(main: click.Group) -> None:
         """Dial due callbacks through Twilio's REST API."""
         from ..errors import IvrError
 
-        h = _handoff()
-        try:
+        with _handoff() as h:
             if dry_run:
                 for c in h.records.due_callbacks(h.clock(), limit=limit):
                     click.echo(f"would dial {c['number']} for callback {c['id']} ({c['queue']})")
@@ -75,11 +76,8 @@ def register(main: click.Group) -> None:
             except IvrError as exc:
                 click.echo(f"error: {exc}", err=True)
                 sys.exit(1)
-            click.echo(json.dumps(results, indent=2))
-            sys.exit(1 if any(r["status"] == "error" for r in results) else 0)
-        finally:
-            h.close()
-            h.services.close()
+        click.echo(json.dumps(results, indent=2))
+        sys.exit(1 if any(r["status"] == "error" for r in results) else 0)
 
     @main.group(invoke_without_command=True)
     @click.option("--status", default="new", show_default=True, help="Statuses, comma-separated.")
@@ -89,12 +87,8 @@ def register(main: click.Group) -> None:
         """List voicemails (python -m ivr voicemails [transcribe])."""
         if ctx.invoked_subcommand is not None:
             return
-        h = _handoff()
-        try:
+        with _handoff() as h:
             items = h.records.list("voicemail", status=status)
-        finally:
-            h.close()
-            h.services.close()
         for item in items:
             item.pop("context", None)
         if as_json:
@@ -110,16 +104,12 @@ def register(main: click.Group) -> None:
     @click.option("--limit", default=20, show_default=True)
     def transcribe(limit: int) -> None:
         """Transcribe voicemails whose transcript is pending or failed (offline recogniser)."""
-        h = _handoff()
         failed = 0
-        try:
+        with _handoff() as h:
             for v in h.transcriber.pending(limit):
                 hyp = h.transcriber.transcribe(v["id"])
                 failed += hyp is None
                 click.echo(json.dumps({"id": v["id"], "text": hyp.text if hyp else None,
                                        "confidence": hyp.confidence if hyp else None,
                                        "backend": hyp.backend if hyp else None}))
-        finally:
-            h.close()
-            h.services.close()
         sys.exit(1 if failed else 0)
