@@ -61,6 +61,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         _echo_err(f"error: {exc}")
         sys.exit(1)
     from .server import run_server
+    if not (config.secret_key or config.auth_token) and workers > 1:
+        _echo_err("warning: with several workers set IVR_SECRET_KEY (or TWILIO_AUTH_TOKEN): sensitive values "
+                  "held between turns are encrypted with it, and each worker would otherwise pick its own key")
     click.echo(f"IVR serving flows {', '.join(app.extensions['ivr'].flows.ids) or '(none)'} "
                f"on http://{host}:{port}/ (POST /voice)", err=True)
     run_server(app, host, port, workers=workers, threads=threads)

@@ -32,8 +32,7 @@ class SecretBox:
             digest = hashlib.sha256(b"ivr-secrets:" + key_material.encode()).digest()
             self._fernet = Fernet(base64.urlsafe_b64encode(digest))
         else:
-            log.warning("no IVR_SECRET_KEY or TWILIO_AUTH_TOKEN: sensitive values use a per-process key "
-                        "(fine for one process; set IVR_SECRET_KEY when running several)")
+            log.info("no IVR_SECRET_KEY or TWILIO_AUTH_TOKEN: sensitive values use a per-process key")
             self._fernet = Fernet(Fernet.generate_key())
 
     def seal(self, value: dict) -> str:
