@@ -144,18 +144,21 @@ class QueueListener:
         handoff = current_app.extensions["ivr.handoff"]
         base = (self.svc.config.public_url or request.host_url).rstrip("/")
         url = base + LEAVE_PATHS[choice]
-        from twilio.base.exceptions import TwilioException
-        try:
-            handoff.twilio_client().calls(self.call_id).update(url=url, method="POST")
-        except (TwilioException, Exception):  # noqa: BLE001 - the caller stays in line; keys still work
-            log.exception("call %s: could not move the caller out of the queue", self.call_id)
-            return
         now = self.svc.driver.clock()
-        state.extra.setdefault("handoff", {})["leave"] = choice
+        data = state.extra.setdefault("handoff", {})
+        data["leave"] = choice  # recorded before the move, so the callback dialogue finds it
         state.updated_at = max(state.updated_at, now)
         self.svc.store.save(state, [A.RecordEvent("queue_leave_requested", state.node, now,
                                                   {"queue": queue, "choice": choice, "via": "speech",
                                                    "text": text, "confidence": round(confidence, 3)})])
+        try:
+            handoff.twilio_client().calls(self.call_id).update(url=url, method="POST")
+        except Exception:  # noqa: BLE001 - the caller stays in line; keys still work
+            log.exception("call %s: could not move the caller out of the queue", self.call_id)
+            data.pop("leave", None)
+            self.svc.store.save(state, [A.RecordEvent("queue_leave_failed", state.node, now,
+                                                      {"queue": queue, "choice": choice, "via": "speech"})])
+            return
         log.info("call %s: said %r in the queue; moved to %s", self.call_id, text, choice)
         self.done = True
 

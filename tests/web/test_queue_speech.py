@@ -89,7 +89,7 @@ def test_saying_call_me_back_moves_the_caller_to_the_callback_dialogue(qlive: Qu
     assert "say callback" in ET.tostring(wait, encoding="unicode")
 
     c = say_in_queue(qlive, params, sid, "call me back", until_update=True)
-    assert c.received.audio == b"" or len(c.received.audio) == 0  # nothing is ever sent back
+    assert len(c.received.audio) == 0 and not c.received.marks  # nothing is ever sent back
     ups = qlive.updates()
     assert len(ups) == 1, qlive.http.requests
     assert ups[0]["url"].endswith(f"/Accounts/{ACCOUNT}/Calls/{sid}.json")
@@ -142,3 +142,12 @@ def test_keypad_twiml_unchanged_with_streams_off(make_app) -> None:
     assert app.extensions["ivr.queue_speech"] is False
     wait = SignedClient(app).post("/voice/queue/wait", call_params()).data.decode()
     assert "say callback" not in wait
+
+
+def test_rest_failure_keeps_the_caller_in_line(qlive: QueueLive) -> None:
+    qlive.http.answer = lambda method, url, data: (500, {"code": 20500, "message": "boom", "status": 500})
+    sid = "CA" + "5" * 32
+    params = queue_stream(to_queue(qlive, sid))
+    say_in_queue(qlive, params, sid, "call me back", until_update=True)
+    assert len(qlive.updates()) == 1                        # it tried once
+    assert "leave" not in qlive.app.extensions["ivr"].driver.state(sid).extra.get("handoff", {})
