@@ -84,6 +84,12 @@ def render_transfer(resp: Any, transfer: A.Transfer) -> None:
     flow = svc.flows.get(transfer.context.get("flow") or "")
     spec = flow.queues.get(transfer.queue) if flow else None
     call_id = transfer.context.get("call_id") or ""
+    kind = spec.target.type if spec and spec.target else "taskrouter"
+    if (call_id and flow is not None and flow.settings.speech and transfer.mode not in ("voicemail", "callback")
+            and kind in ("taskrouter", "queue")):
+        from . import queue_speech
+        if queue_speech.available():
+            queue_speech.add_stream(resp, call_id)  # our recogniser hears "callback" while they wait
     HT.render_target(resp, transfer, spec, agent_url=_h().agent_url(call_id) if call_id else None,
                      workflow_sid=os.environ.get("IVR_TWILIO_WORKFLOW_SID"))
 
@@ -139,8 +145,8 @@ def wait() -> Response:
     if v.state is not None and "entered_at" not in v.data:
         v.data.update(entered_at=_now(), first_position=position)
         v.save("queue_entered", queue=v.queue_name, position=position, avg_queue_time=avg)
-    # Speech in the wait loop would need Twilio's cloud recogniser (a waitUrl cannot run our media
-    # stream); the product recognises speech only on its own servers, so the loop takes keys.
+    # Keys here; spoken choices are heard on the call's own queue stream (ivr.web.queue_speech), never by
+    # Twilio's cloud speech. ``ivr.queue_speech`` only adds "or say callback" to the prompt.
     return _xml(HT.wait_loop(position, avg, v.spec, speech=current_app.extensions.get("ivr.queue_speech", False),
                              language=v.language))
 

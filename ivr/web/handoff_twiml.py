@@ -168,15 +168,19 @@ def options_words(spec: Optional[Queue], speech: bool) -> Optional[str]:
 
 def wait_loop(position: Optional[int], avg_seconds: Optional[int], spec: Optional[Queue], *,
               speech: bool = False, language: str = "en-US", announce: bool = True) -> str:
-    """The waitUrl document: position, expected wait, choices, hold audio; then again."""
+    """The waitUrl document: position, expected wait, choices, hold audio; then again.
+
+    ``speech``: the call's queue stream listens (see :mod:`ivr.web.queue_speech`), so the
+    prompt also offers "say callback"; the ``<Gather>`` itself takes keys only.
+    """
     resp = VoiceResponse()
     sp = Speaker(language)
     offered = options_words(spec, speech)
-    kwargs: dict[str, Any] = {"input": "dtmf speech" if speech and offered else "dtmf", "num_digits": 1,
+    # Keys only: spoken choices are heard by our own recogniser on the call's queue media stream
+    # (``speech`` only changes the words), never by Twilio's cloud speech.
+    kwargs: dict[str, Any] = {"input": "dtmf", "num_digits": 1,
                               "action": _q("/wait/input"), "method": "POST", "timeout": 1,
                               "action_on_empty_result": False}
-    if speech and offered:
-        kwargs["hints"] = ", ".join(CALLBACK_WORDS + VOICEMAIL_WORDS)
     gather = Gather(**kwargs)
     if announce:
         for words in (position_words(position), wait_words(avg_seconds, position)):

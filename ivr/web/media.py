@@ -546,6 +546,10 @@ def media_socket(ws: Any) -> None:
         log.warning("media stream for call %s refused: bad or missing token", call_id[:40])
         ws.close(reason=1008, message="bad stream token")
         return
+    if params.get("purpose") == "queue":
+        from .queue_speech import listen_in_queue
+        listen_in_queue(ws, rt, call_id)  # a waiting caller's one-way stream: leave phrases only
+        return
     session = MediaSession(rt, call_id, start.stream_sid, ws.send)
     with rt._lock:
         rt.active += 1
@@ -683,4 +687,6 @@ def install(app: Flask) -> MediaRuntime:
     if app.extensions["ivr"].config.media_streams is not False:  # on unless IVR_MEDIA_STREAMS=0
         app.extensions["ivr.start_call"] = start_call
     app.extensions["ivr"].on_close.append(rt.close)
+    from . import queue_speech
+    queue_speech.install(app)
     return rt
