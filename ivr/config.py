@@ -45,6 +45,7 @@ class Config:
     default_flow: Optional[str] = None
     secret_key: Optional[str] = None
     hooks: str = ""
+    queue_speech: bool = False
     demo_hooks: bool = True
     instance_dir: str = "instance"
     flow_check_interval: float = 1.0
@@ -71,6 +72,7 @@ class Config:
             default_flow=e.get("IVR_DEFAULT_FLOW") or None,
             secret_key=e.get("IVR_SECRET_KEY") or None,
             hooks=e.get("IVR_HOOKS") or "",
+            queue_speech=_flag(e.get("IVR_QUEUE_SPEECH")),
             demo_hooks=not _flag(e.get("IVR_NO_DEMO_HOOKS")),
             instance_dir=e.get("IVR_INSTANCE_DIR") or "instance",
             media_streams=_flag(e["IVR_MEDIA_STREAMS"]) if (e.get("IVR_MEDIA_STREAMS") or "").strip() else None,

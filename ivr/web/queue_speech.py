@@ -11,7 +11,7 @@ A confident leave phrase records the choice as a key press would
 call to the callback or voicemail dialogue through Twilio's REST API
 (``calls(sid).update(url=...)``), exactly where pressing 1 or 2 leads.
 
-Available only with media streams on and ``TWILIO_ACCOUNT_SID`` (plus the
+Opt-in (``IVR_QUEUE_SPEECH=1``), and available only with media streams on and ``TWILIO_ACCOUNT_SID`` (plus the
 auth token) configured; :func:`install` then sets
 ``app.extensions["ivr.queue_speech"]`` so the wait prompt says "or say callback".
 
@@ -49,7 +49,10 @@ def install(app: Flask) -> bool:
     svc = app.extensions["ivr"]
     handoff = app.extensions.get("ivr.handoff")
     reason = None
-    if svc.config.media_streams is False:
+    if not svc.config.queue_speech:
+        reason = ("IVR_QUEUE_SPEECH is off (turn it on to hear 'call me back' while callers wait; the listener "
+                  "keeps listening after an agent answers until Twilio reports the queue result)")
+    elif svc.config.media_streams is False:
         reason = "media streams are off (IVR_MEDIA_STREAMS=0)"
     elif handoff is None:
         reason = "the handoff service is not installed"

@@ -35,7 +35,7 @@ class QueueLive(Live):
 
 @pytest.fixture
 def qlive(make_app) -> Iterator[QueueLive]:
-    app = make_app(media_streams=True, secret_key="media-test-secret",
+    app = make_app(media_streams=True, secret_key="media-test-secret", queue_speech=True,
                    extra={"prompt_background": False, "twilio_account_sid": ACCOUNT})
     lv = QueueLive(app)
     yield lv
@@ -124,7 +124,8 @@ def test_queue_stream_with_a_bad_token_is_closed(qlive: QueueLive) -> None:
 
 
 def test_without_an_account_sid_the_queue_takes_keys_only(make_app) -> None:
-    app = make_app(media_streams=True, secret_key="media-test-secret", extra={"prompt_background": False})
+    app = make_app(media_streams=True, secret_key="media-test-secret", queue_speech=True,
+                   extra={"prompt_background": False})
     assert app.extensions["ivr.queue_speech"] is False
     lv = Live(app)
     try:
@@ -151,3 +152,9 @@ def test_rest_failure_keeps_the_caller_in_line(qlive: QueueLive) -> None:
     say_in_queue(qlive, params, sid, "call me back", until_update=True)
     assert len(qlive.updates()) == 1                        # it tried once
     assert "leave" not in qlive.app.extensions["ivr"].driver.state(sid).extra.get("handoff", {})
+
+
+def test_queue_speech_is_opt_in(make_app) -> None:
+    app = make_app(media_streams=True, secret_key="s", extra={"prompt_background": False,
+                                                              "twilio_account_sid": ACCOUNT})
+    assert app.extensions["ivr.queue_speech"] is False
