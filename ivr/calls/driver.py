@@ -165,7 +165,8 @@ class CallDriver:
             if hooks_run > MAX_HOOKS_PER_TURN:
                 result: E.Event = E.HookFailed("too many hooks in one turn", at=self.clock())
             else:
-                call = HookCall(last.hook, dict(last.args), state.call_id, state.caller, state.flow, last.node)
+                call = HookCall(last.hook, dict(last.args), state.call_id, state.caller, state.flow, last.node,
+                                at=self.clock())
                 result = self.hooks.run(call, last.timeout, http=_http_spec(flow, last.hook), clock=self.clock)
             state, actions = step(flow, state, result)
         state.last_prompts = [a.text for a in out if isinstance(a, A.Play)]

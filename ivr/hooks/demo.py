@@ -28,7 +28,8 @@ def account_balance(call: HookCall) -> HookReply:
 
 def branch_hours(call: HookCall) -> HookReply:
     """Whether the demo branches are open now (Mon-Fri 9-17, Sat 9-12, Europe/London)."""
-    now = datetime.now(ZoneInfo(str(call.args.get("timezone", "Europe/London"))))
+    zone = ZoneInfo(str(call.args.get("timezone", "Europe/London")))
+    now = datetime.fromtimestamp(call.at, zone) if call.at else datetime.now(zone)
     open_now = (now.weekday() < 5 and 9 <= now.hour < 17) or (now.weekday() == 5 and 9 <= now.hour < 12)
     return HookReply("open" if open_now else "closed")
 

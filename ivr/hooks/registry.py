@@ -40,6 +40,9 @@ class HookCall:
     caller: str
     flow: str
     node: str
+    at: float = 0.0
+    """When the hook runs, by the call's clock (epoch seconds): a hook that depends on the
+    time reads this, not the wall clock, so simulated calls can pin the time."""
 
 
 @dataclass(frozen=True)

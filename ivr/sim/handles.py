@@ -35,6 +35,7 @@ class CallHandle(Protocol):
     transfer: Optional[str]
     prompt_seconds: float
 
+    def set_time(self, at: float) -> None: ...
     def start(self) -> None: ...
     def press(self, keys: str) -> None: ...
     def say(self, text: str) -> None: ...
@@ -116,6 +117,10 @@ class LocalCall:
         if self.ended:
             raise SimulationError("the call has already ended")
         self._apply(self.driver.feed(self.call_id, event))
+
+    def set_time(self, at: float) -> None:
+        """Start the call at ``at`` (epoch seconds): the script's ``at:``."""
+        self.clock.now = at
 
     def start(self) -> None:
         self._apply(self.driver.start(self.call_id, self.caller, self.called, self.flow))
@@ -361,6 +366,11 @@ class RemoteCall:
             raise SimulationError("the call is not listening")
         fn()
         self._await_turn()
+
+    def set_time(self, at: float) -> None:
+        """A server keeps its own clock: a script pinned to a time cannot run against it."""
+        raise SimulationError("the script sets at: (a start time), which only the in-process simulator can "
+                              "honour; a server runs on its own clock. Run it without --server, or drop at:")
 
     def start(self) -> None:
         self._apply(self._post(f"voice?flow={self.flow_id}", self._params()))

@@ -84,6 +84,8 @@ def run_script(script: CallScript, make_call: Callable[[CallScript], CallHandle]
     result = ScriptResult(script.file, script.flow, passed=True)
     try:
         call = make_call(script)
+        if script.at is not None:
+            call.set_time(script.at)
         call.start()
     except IvrError as exc:
         result.passed = False

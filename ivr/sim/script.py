@@ -13,6 +13,7 @@ steps:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -59,6 +60,9 @@ class CallScript:
     caller: str
     called: str
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    at: Optional[float] = None
+    """When the call starts (epoch seconds), for scripts whose flow depends on the time
+    (opening hours); None: now."""
 
 
 def load_script(path: Union[str, Path]) -> CallScript:
@@ -78,9 +82,10 @@ def parse_script(text: str, file: str) -> CallScript:
     if not isinstance(data, SourceMap):
         raise FlowError([Problem(file, 1, 1, "a call script is a mapping with 'flow:' and 'steps:'")])
     for key in data:
-        if key not in ("flow", "caller", "called", "steps", "description"):
+        if key not in ("flow", "caller", "called", "at", "steps", "description"):
             problems.append(Problem(file, *data.key_pos[key], f"unknown script property '{key}'; "
-                                    "use flow, caller, called, steps, description"))
+                                    "use flow, caller, called, at, steps, description"))
+    at = _parse_at(data, file, problems)
     if not isinstance(data.get("flow"), str):
         problems.append(Problem(file, *locate(data, ("flow",)), "missing 'flow: <flow id>'"))
     raw_steps = data.get("steps")
@@ -132,4 +137,28 @@ def parse_script(text: str, file: str) -> CallScript:
     if problems:
         raise FlowError(problems)
     return CallScript(file, data["flow"], str(data.get("caller") or "+15550000000"),
-                      str(data.get("called") or ""), tuple(steps))
+                      str(data.get("called") or ""), tuple(steps), at)
+
+
+def _parse_at(data: SourceMap, file: str, problems: list[Problem]) -> Optional[float]:
+    """``at:`` as epoch seconds: an ISO 8601 date-time with its UTC offset."""
+    if "at" not in data:
+        return None
+    raw = data["at"]
+    where = locate(data, ("at",))
+    if isinstance(raw, datetime):  # never produced by our loader, but keep the door shut
+        raw = raw.isoformat()
+    if not isinstance(raw, str):
+        problems.append(Problem(file, *where, "at: quote the time, with its offset: at: \"2026-11-30T10:00:00+00:00\""))
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        problems.append(Problem(file, *where, f"at: {raw!r} is not an ISO 8601 date-time; "
+                                "write at: \"2026-11-30T10:00:00+00:00\""))
+        return None
+    if when.tzinfo is None:
+        problems.append(Problem(file, *where, f"at: {raw!r} has no UTC offset, so its moment is ambiguous; "
+                                "add one: \"2026-11-30T10:00:00+00:00\" or \"...Z\""))
+        return None
+    return when.timestamp()

@@ -35,8 +35,7 @@ def test_all_call_scripts_pass_and_cover_every_demo_node() -> None:
     for flow_id in ("acme", "bank"):
         flow = load_flow(ROOT / "flows" / f"{flow_id}.yaml").flow
         visited = {n for r in results if r["flow"] == flow_id for n in r["context"]["path"]}
-        # hours_open/hours_closed depend on the clock; one of them is visited.
-        missing = set(flow.nodes) - visited - {"hours_open", "hours_closed"}
+        missing = set(flow.nodes) - visited
         assert not missing, f"{flow_id}: no script visits {sorted(missing)}"
     reasons = {r["context"]["reason"] for r in results}
     assert {"retries_exhausted", "caller_request", "lost_card"} <= reasons
@@ -65,6 +64,29 @@ def test_failing_script_says_what_was_expected_and_what_happened(tmp_path: Path)
     proc = ivr("simulate", "--json", str(script))
     out = json.loads(proc.stdout)
     assert out["passed"] is False and len(out["failures"]) == 2
+
+
+def test_at_pins_the_time_of_day_for_hours_and_hooks(tmp_path: Path) -> None:
+    """The same keys reach the billing desk on a Monday and its voicemail on a Sunday."""
+    results = {}
+    for day, at in (("monday", "2026-11-30T15:00:00Z"), ("sunday", "2026-11-29T15:00:00-05:00")):
+        script = tmp_path / f"{day}.yaml"
+        script.write_text(f'flow: support\nat: "{at}"\nsteps:\n  - press: "2"\n')
+        proc = ivr("simulate", "--json", str(script))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        results[day] = json.loads(proc.stdout)["context"]
+    assert results["monday"]["routing"]["open"] is True and results["monday"]["reason"] != "out_of_hours"
+    assert results["sunday"]["routing"]["open"] is False and results["sunday"]["reason"] == "out_of_hours"
+    assert results["sunday"]["timings"]["started_at"].startswith("2026-11-29T20:00:")
+
+
+def test_at_without_offset_or_not_a_time_is_a_precise_error(tmp_path: Path) -> None:
+    script = tmp_path / "at.yaml"
+    for value, message in (('"2026-11-30 10:00"', "has no UTC offset"), ('"monday"', "is not an ISO 8601 date-time"),
+                           ("5", "quote the time")):
+        script.write_text(f"flow: support\nat: {value}\nsteps:\n  - press: \"2\"\n")
+        proc = ivr("simulate", str(script))
+        assert proc.returncode == 1 and f"{script}:2:5: at: " in proc.stdout and message in proc.stdout, proc.stdout
 
 
 def test_bad_script_is_a_precise_error(tmp_path: Path) -> None:
@@ -137,6 +159,12 @@ def test_keypad_scripts_against_running_server(server: str) -> None:
     proc = ivr("simulate", "--server", server, *map(str, scripts), env={"TWILIO_AUTH_TOKEN": AUTH, "IVR_API_TOKEN": API})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4 passed, 0 failed" in proc.stdout
+
+
+def test_script_pinned_to_a_time_is_refused_against_a_server(server: str) -> None:
+    proc = ivr("simulate", "--server", server, str(CALLS / "support_lost_card.yaml"),
+               env={"TWILIO_AUTH_TOKEN": AUTH, "IVR_API_TOKEN": API})
+    assert proc.returncode == 1 and "only the in-process simulator can honour" in proc.stdout
 
 
 def test_server_refuses_unsigned_simulation(server: str) -> None:
