@@ -55,8 +55,31 @@ def _start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     raise RuntimeError(f"server did not start: {proc.stderr.read().decode(errors='replace')[-2000:]}")
 
 
-def _drive(port: int, calls: int, concurrency: int, one_call: Callable[[http.client.HTTPConnection, str, list], int]
-           ) -> dict[str, Any]:
+def _cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) of a process and its children, from /proc (0.0 where there is no /proc)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total = {root_pid}, 0.0
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    for pid in tree:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
+def _drive(port: int, calls: int, concurrency: int, one_call: Callable[[http.client.HTTPConnection, str, list], int],
+           server_pid: int = 0) -> dict[str, Any]:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -83,6 +106,7 @@ def _drive(port: int, calls: int, concurrency: int, one_call: Callable[[http.cli
             latencies.extend(local)
         conn.close()
 
+    cpu0 = _cpu_seconds(server_pid) if server_pid else 0.0
     start = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     for t in threads:
@@ -90,11 +114,13 @@ def _drive(port: int, calls: int, concurrency: int, one_call: Callable[[http.cli
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    cpu = _cpu_seconds(server_pid) - cpu0 if server_pid else 0.0
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     return {"calls": calls, "requests": len(latencies), "errors": errors[0], "seconds": round(wall, 3),
             "calls_per_s": round(calls / wall, 1), "requests_per_s": round(len(latencies) / wall, 1),
-            "p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2)}
+            "p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2),
+            "server_cpu_ms_per_request": round(cpu * 1000 / len(latencies), 3) if latencies else None}
 
 
 def _post(conn: http.client.HTTPConnection, validator: RequestValidator, port: int, path: str,
@@ -129,7 +155,7 @@ def run(calls: int = 400, concurrency: int = 16, workers: int = 2, threads: int 
                     _post(conn, validator, bare_port, "/bare", {"CallSid": sid, "Digits": "1"}, out)
                 return 0
             _drive(bare_port, max(10, calls // 10), concurrency, bare_call)  # warm-up
-            bare_res = _drive(bare_port, calls, concurrency, bare_call)
+            bare_res = _drive(bare_port, calls, concurrency, bare_call, bare.pid)
         finally:
             bare.terminate()
             bare.wait()
@@ -144,7 +170,7 @@ def run(calls: int = 400, concurrency: int = 16, workers: int = 2, threads: int 
                     last = _post(conn, validator, ivr_port, path, {**base, **extra}, out)
                 return 0 if b"<Hangup" in last else 1
             _drive(ivr_port, max(10, calls // 10), concurrency, ivr_call)
-            ivr_res = _drive(ivr_port, calls, concurrency, ivr_call)
+            ivr_res = _drive(ivr_port, calls, concurrency, ivr_call, server.pid)
         finally:
             server.terminate()
             server.wait()
