@@ -7,16 +7,19 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | (sha1sum 2>/dev/null || shasum) | cut -c1-12)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-APT_PACKAGES := flite espeak-ng libespeak-ng1 sox pocketsphinx-testdata chromium chromium-driver
+APT_PACKAGES := flite espeak-ng libespeak-ng1 sox pocketsphinx-testdata chromium chromium-driver \
+                sphinxtrain sphinxbase-utils pocketsphinx
 
-.PHONY: run test install system-deps services prompts clean
+.PHONY: run test install system-deps services models prompts clean
 
 run: install
+	@$(BIN)/python -m ivr models adapt \
+	  || echo "warning: the speech model could not be adapted to phone lines; speech uses the stock model" >&2
 	@IVR_DEV=$${IVR_DEV:-1} $(BIN)/python -m ivr prompts build --no-progress \
 	  || echo "warning: some prompts could not be rendered; those play with <Say> until fixed" >&2
 	IVR_DEV=$${IVR_DEV:-1} $(BIN)/python -m ivr serve --host $(HOST) --port $(PORT)
 
-test: install services
+test: install services models
 	$(BIN)/python -m pytest -q
 
 install: system-deps $(STAMP)
@@ -27,7 +30,13 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-# System packages: speech synthesis for prompts and test audio, sox, Chromium for page tests.
+# The telephone-adapted English speech model (models/en-us-telephone): built once, rebuilt
+# only when its inputs change (python -m ivr models adapt; about 3 minutes the first time).
+models: install
+	$(BIN)/python -m ivr models adapt
+
+# System packages: speech synthesis for prompts and test audio, sox, Chromium for page tests,
+# SphinxTrain for adapting the speech model to phone lines.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

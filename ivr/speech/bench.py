@@ -21,7 +21,8 @@ MatchFn = Callable[[str], "str | None"]
 def accuracy_benchmark(voices: Sequence[str], noise_levels: Sequence[float | None],
                        phrasings: dict[str, Sequence[str]], negatives: Iterable[str],
                        match: MatchFn, recognizer: Recognizer | None = None,
-                       grammar: Grammar | None = None, chunk_ms: int = 20) -> dict:
+                       grammar: Grammar | None = None, chunk_ms: int = 20,
+                       confirm_below: float = 0.5) -> dict:
     """Run every phrasing and negative through synthesis, the recogniser and ``match``.
 
     Args:
@@ -33,10 +34,15 @@ def accuracy_benchmark(voices: Sequence[str], noise_levels: Sequence[float | Non
         recognizer: backend to test (default: pocketsphinx).
         grammar: grammar to listen with (default: all phrasings).
         chunk_ms: feed audio in chunks of this size, as a media stream would.
+        confirm_below: the flow's confidence threshold (settings.confidence):
+            a result below it is confirmed with the caller, not acted on.
 
     Returns:
-        ``accuracy``, ``false_accept``, ``rtf``, ``latency_ms_p50``/``p95``
-        (time from the end of audio to the result), counts, and ``errors``.
+        ``accuracy`` (positives heard as the right option, acted on or confirmed),
+        ``confirmed`` (share of those that needed a "Did you say...?"),
+        ``false_accept`` (negatives acted on as an option without asking),
+        ``negatives_confirmed`` (negatives that led to a confirmation question),
+        ``rtf``, ``latency_ms_p50``/``p95`` (end of audio to result), counts, ``errors``.
     """
     if recognizer is None:
         from ivr.speech.asr import get_recognizer
@@ -46,7 +52,7 @@ def accuracy_benchmark(voices: Sequence[str], noise_levels: Sequence[float | Non
     negatives = list(negatives)
     cases = [(text, option) for option, texts in phrasings.items() for text in texts]
     cases += [(text, None) for text in negatives]
-    right = wrong_accept = npos = nneg = 0
+    right = wrong_accept = npos = nneg = right_confirmed = neg_confirmed = 0
     busy = 0.0
     audio_ms = 0
     latencies: list[float] = []
@@ -67,16 +73,20 @@ def accuracy_benchmark(voices: Sequence[str], noise_levels: Sequence[float | Non
                 busy += t2 - t0
                 latencies.append((t2 - t1) * 1000)
                 got = match(hyp.text) if hyp.text else None
+                sure = hyp.confidence >= confirm_below
                 if option is None:
                     nneg += 1
-                    if got is not None:
+                    if got is not None and sure:
                         wrong_accept += 1
                         errors.append({"voice": voice, "snr": snr, "said": text,
                                        "heard": hyp.raw, "got": got})
+                    elif got is not None:
+                        neg_confirmed += 1
                 else:
                     npos += 1
                     if got == option:
                         right += 1
+                        right_confirmed += not sure
                     else:
                         errors.append({"voice": voice, "snr": snr, "said": text,
                                        "heard": hyp.raw, "got": got})
@@ -84,7 +94,9 @@ def accuracy_benchmark(voices: Sequence[str], noise_levels: Sequence[float | Non
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0  # noqa: E731
     return {
         "accuracy": right / npos if npos else 0.0,
+        "confirmed": right_confirmed / right if right else 0.0,
         "false_accept": wrong_accept / nneg if nneg else 0.0,
+        "negatives_confirmed": neg_confirmed / nneg if nneg else 0.0,
         "rtf": busy / (audio_ms / 1000) if audio_ms else 0.0,
         "latency_ms_p50": pick(0.5),
         "latency_ms_p95": pick(0.95),
@@ -203,7 +215,8 @@ def _main(argv: Sequence[str] | None = None) -> None:
         if args.set not in (name, "all"):
             continue
         r = run_menu_benchmark(voices)
-        print(f"{name}: accuracy {r['accuracy']:.1%}  false accepts {r['false_accept']:.1%}  "
+        print(f"{name}: accuracy {r['accuracy']:.1%} ({r['confirmed']:.0%} confirmed)  "
+              f"false accepts {r['false_accept']:.1%} (+{r['negatives_confirmed']:.1%} asked)  "
               f"rtf {r['rtf']:.3f}  latency p50 {r['latency_ms_p50']:.0f} ms  "
               f"p95 {r['latency_ms_p95']:.0f} ms  ({r['positives']} pos, {r['negatives']} neg)")
         for v, pv in r["per_voice"].items():

@@ -23,15 +23,16 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Optional
 
-TUNING_VOICES = ("flite:kal", "flite:slt", "espeak:en-us")
-HELD_OUT_VOICES = ("flite:awb", "flite:rms", "espeak:en+f2", "espeak:en-gb+m1")
-PHRASINGS = {
-    "balance": ("balance", "my balance"),
-    "cards": ("cards", "lost card"),
+from ivr.speech.bench import HELDOUT_VOICES as HELD_OUT_VOICES
+from ivr.speech.bench import TUNING_VOICES
+
+ACME_PHRASINGS = {
+    "balance": ("balance", "my balance", "what is my balance"),
+    "cards": ("cards", "lost card", "I lost my card"),
     "agent": ("agent", "representative", "operator", "a person"),
 }
-NEGATIVES = ("what's the weather like today", "I want to order a pizza", "the dog barked at the mailman",
-             "hello is anybody there", "can you hear me", "nothing thanks")
+ACME_NEGATIVES = ("what's the weather like today", "I want to order a pizza", "the dog barked at the mailman",
+                  "hello is anybody there", "can you hear me", "nothing thanks")
 
 
 def _acme_menu() -> tuple[Any, Any]:
@@ -41,13 +42,21 @@ def _acme_menu() -> tuple[Any, Any]:
     return flow, flow.nodes["main"].menu
 
 
-def accuracy(voices: tuple[str, ...], noise: tuple[Optional[float], ...]) -> dict[str, Any]:
+def _rounded(res: dict[str, Any]) -> dict[str, Any]:
+    errors = res.pop("errors")
+    res.pop("per_voice", None)
+    res["errors_sample"] = errors[:8]
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}
+
+
+def acme_accuracy(voices: tuple[str, ...], noise: tuple[Optional[float], ...], recognizer: Any = None
+                  ) -> dict[str, Any]:
+    """acme's main menu, listened to with exactly the grammar a live call uses (agent words included)."""
     from ivr.engine.matching import match_menu
     from ivr.speech.bench import accuracy_benchmark
     from ivr.speech.grammar import Grammar
 
     flow, menu = _acme_menu()
-    phrasings = {k: list(v) for k, v in PHRASINGS.items()}
 
     def match(text: str) -> Optional[str]:
         m = match_menu(menu, text, flow.language, flow.settings.agent_words)
@@ -62,11 +71,25 @@ def accuracy(voices: tuple[str, ...], noise: tuple[Optional[float], ...]) -> dic
     t = _Turn(flow, CallState(call_id="bench", flow=flow.flow, node="main"), 0.0)
     _listen(t, flow.nodes["main"], menu)
     listen = t.actions[-1]
-    res = accuracy_benchmark(voices, noise, phrasings, NEGATIVES, match,
-                             grammar=Grammar(tuple(listen.phrases), flow.language))
-    errors = res.pop("errors")
-    res["errors_sample"] = errors[:8]
-    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}
+    return _rounded(accuracy_benchmark(voices, noise, {k: list(v) for k, v in ACME_PHRASINGS.items()},
+                                       ACME_NEGATIVES, match, recognizer=recognizer,
+                                       grammar=Grammar(tuple(listen.phrases), flow.language),
+                                       confirm_below=flow.settings.confidence))
+
+
+def accuracy(voices: tuple[str, ...], noise: tuple[Optional[float], ...], recognizer: Any = None
+             ) -> dict[str, Any]:
+    """Both benchmark menus (acme's 2 options; a 7-option banking menu), pooled and apart."""
+    from ivr.speech.bench import run_menu_benchmark
+
+    menus = {"acme": acme_accuracy(voices, noise, recognizer),
+             "banking_7_options": _rounded(run_menu_benchmark(voices, recognizer, noise_levels=noise))}
+    pos = sum(m["positives"] for m in menus.values())
+    neg = sum(m["negatives"] for m in menus.values())
+    return {"voices": list(voices), "noise_snr_db": list(noise),
+            "accuracy": round(sum(m["accuracy"] * m["positives"] for m in menus.values()) / pos, 3),
+            "false_accept": round(sum(m["false_accept"] * m["negatives"] for m in menus.values()) / neg, 3),
+            "positives": pos, "negatives": neg, "menus": menus}
 
 
 # -- through the websocket ---------------------------------------------------------
@@ -229,13 +252,23 @@ def latency(server: Server, calls: int = 20) -> dict[str, Any]:
 def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), workers: int = 1) -> dict[str, Any]:
     import tempfile
 
-    noise = (None, 15.0)
+    from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
+    from ivr.speech.bench import NOISE_LEVELS
+
+    noise = NOISE_LEVELS[:1] if quick else NOISE_LEVELS
+    adapted = PocketSphinxRecognizer()
     report: dict[str, Any] = {
-        "accuracy_tuning": accuracy(TUNING_VOICES[:1] if quick else TUNING_VOICES, noise[:1] if quick else noise),
-        "accuracy_held_out": accuracy(HELD_OUT_VOICES[:2] if quick else HELD_OUT_VOICES, noise[:1] if quick else noise),
+        "recognizer": {"backend": "pocketsphinx", "acoustic_model": adapted.model},
+        "accuracy_held_out": accuracy(HELD_OUT_VOICES[:2] if quick else HELD_OUT_VOICES, noise, adapted),
+        "accuracy_tuning": accuracy(TUNING_VOICES[:1] if quick else TUNING_VOICES, noise, adapted),
         "cpus": os.cpu_count(),
     }
-    report["rtf"] = report["accuracy_held_out"]["rtf"]
+    if adapted.model != "stock" and not quick:
+        from ivr.speech.asr.adapt import stock_model_dir
+        stock = PocketSphinxRecognizer(acoustic_model=str(stock_model_dir()))
+        report["accuracy_held_out_stock_model"] = {
+            k: v for k, v in accuracy(HELD_OUT_VOICES, noise, stock).items() if k != "menus"}
+    report["rtf"] = report["accuracy_held_out"]["menus"]["banking_7_options"]["rtf"]
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         server = Server(Path(tmp), workers=workers)
         try:

@@ -1,4 +1,4 @@
-"""Speech commands: ``recognize`` and ``models download``."""
+"""Speech commands: ``recognize``, ``models download`` and ``models adapt``."""
 
 from __future__ import annotations
 
@@ -123,10 +123,10 @@ def register(main: click.Group) -> None:
 
     @models.command("download")
     @click.argument("name")
-    @click.option("--dest", default="models", show_default=True, help="Directory to unpack into.")
+    @click.option("--dest", default=None, help="Directory to unpack into (default IVR_MODELS_DIR, else models/).")
     @click.option("--base-url", default=None, envvar="IVR_VOSK_MODELS_URL",
                   help="Where models are published (default: alphacephei.com/vosk/models).")
-    def download(name: str, dest: str, base_url: Optional[str]) -> None:
+    def download(name: str, dest: Optional[str], base_url: Optional[str]) -> None:
         """Fetch a named vosk model, check it and unpack it (e.g. vosk-model-small-en-us-0.15)."""
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
@@ -141,8 +141,59 @@ def register(main: click.Group) -> None:
                 bar.update(task, completed=got, total=total or None)
 
             try:
-                path = download_model(name, dest, progress=progress, base_url=base_url)
+                path = download_model(name, dest or os.environ.get("IVR_MODELS_DIR") or "models",
+                                      progress=progress, base_url=base_url)
             except IvrError as exc:
                 click.echo(f"error: {exc}", err=True)
                 sys.exit(1)
         click.echo(f"model ready: {path}\nuse it with: export IVR_VOSK_MODEL={Path(path).resolve()}")
+
+    @models.command("adapt")
+    @click.option("--dest", default=None, help="Models directory (default IVR_MODELS_DIR, else models/).")
+    @click.option("--data", "data_dir", default=None, type=click.Path(exists=True, file_okay=False),
+                  help="Your own line's recordings: name.wav with the words said in name.txt.")
+    @click.option("--no-synthetic", is_flag=True, help="With --data: adapt on the recordings only.")
+    @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
+    @click.option("--json", "as_json", is_flag=True, help="Print what was built as JSON.")
+    def adapt_cmd(dest: Optional[str], data_dir: Optional[str], no_synthetic: bool, force: bool,
+                  as_json: bool) -> None:
+        """Adapt pocketsphinx's 16 kHz English model to 8 kHz phone lines (needs Debian's sphinxtrain).
+
+        Synthesises speech through the caller audio path (or reads --data recordings) and
+        moves the model's means towards it with MAP. The recogniser then uses
+        <models>/en-us-telephone by itself. Does nothing when it is already up to date.
+        """
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+        from ..errors import IvrError
+        from .asr.adapt import ADAPTED_NAME, default_models_dir
+        from .asr.adapt import adapt as run_adapt
+
+        if no_synthetic and not data_dir:
+            raise click.UsageError("--no-synthetic needs --data DIR with recordings to adapt on")
+        out = Path(dest or default_models_dir()) / ADAPTED_NAME
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      transient=True, disable=as_json or not sys.stderr.isatty(),
+                      console=None) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            try:
+                kwargs: dict[str, Any] = {"recordings": data_dir, "force": force, "progress": progress}
+                if no_synthetic:
+                    kwargs.update(voices=(), snrs=())
+                info = run_adapt(out, **kwargs)
+            except IvrError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(1)
+        if as_json:
+            click.echo(json.dumps({"model": str(out), **info}))
+        elif info["rebuilt"]:
+            click.echo(f"adapted model ready: {out} ({info['utterances']} utterances, {info['seconds']} s); "
+                       "the pocketsphinx recogniser uses it from now on")
+        else:
+            click.echo(f"adapted model up to date: {out}")

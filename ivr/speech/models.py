@@ -34,14 +34,14 @@ def is_model_dir(path: str | os.PathLike[str]) -> bool:
 
 
 def find_model(models_dir: str | os.PathLike[str] | None = None) -> str | None:
-    """Return the configured vosk model: ``IVR_VOSK_MODEL``, else one under ``models/``.
+    """Return the configured vosk model: ``IVR_VOSK_MODEL``, else one under ``IVR_MODELS_DIR`` (``models/``).
 
     Returns None when there is none (the caller then uses pocketsphinx).
     """
     env = os.environ.get("IVR_VOSK_MODEL")
     if env:
         return env
-    base = Path(models_dir) if models_dir is not None else DEFAULT_MODELS_DIR
+    base = Path(models_dir) if models_dir is not None else Path(os.environ.get("IVR_MODELS_DIR") or DEFAULT_MODELS_DIR)
     if base.is_dir():
         for child in sorted(base.iterdir()):
             if child.is_dir() and is_model_dir(child):

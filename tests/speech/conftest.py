@@ -17,5 +17,9 @@ def _speech_cache() -> None:
 
 @pytest.fixture(scope="session")
 def sphinx():
+    """The recogniser as a deployment runs it: with the telephone-adapted model ``make test`` builds."""
     from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
-    return PocketSphinxRecognizer()
+    rec = PocketSphinxRecognizer()
+    assert rec.model == "telephone-adapted", (
+        "models/en-us-telephone is missing: build it with `python -m ivr models adapt` (make test does)")
+    return rec
