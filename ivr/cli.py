@@ -272,7 +272,7 @@ def bench() -> None:
 
 
 @bench.command("webhook")
-@click.option("--calls", default=400, show_default=True, help="Complete calls to place.")
+@click.option("--calls", default=2000, show_default=True, help="Complete calls to place.")
 @click.option("--concurrency", default=16, show_default=True)
 @click.option("--workers", default=2, show_default=True, help="Server worker processes.")
 def bench_webhook(calls: int, concurrency: int, workers: int) -> None:

@@ -138,13 +138,17 @@ def _post(conn: http.client.HTTPConnection, validator: RequestValidator, port: i
     return data
 
 
-def run(calls: int = 400, concurrency: int = 16, workers: int = 2, threads: int = 8) -> dict[str, Any]:
+def run(calls: int = 2000, concurrency: int = 16, workers: int = 2, threads: int = 8) -> dict[str, Any]:
     """Run both benchmarks and return the figures."""
     validator = RequestValidator(TOKEN)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         env.update({"TWILIO_AUTH_TOKEN": TOKEN, "IVR_FLOWS_DIR": str(ROOT / "flows"), "IVR_INSTANCE_DIR": tmp,
-                    "IVR_SECRET_KEY": "bench", "IVR_MEDIA_STREAMS": "0"})  # keypad webhooks only
+                    "IVR_SECRET_KEY": "bench", "IVR_MEDIA_STREAMS": "0",  # keypad webhooks only
+                    "IVR_AUDIO_DIR": str(Path(tmp) / "audio")})
+        # As deployed: prompts rendered ahead of time, so TwiML plays audio (no <Say> fallbacks).
+        subprocess.run([sys.executable, "-m", "ivr", "prompts", "build", "--no-progress"], cwd=ROOT, env=env,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         gunicorn = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads",
                     str(threads), "--log-level", "warning"]
         bare_port, ivr_port = _free_port(), _free_port()
@@ -176,7 +180,8 @@ def run(calls: int = 400, concurrency: int = 16, workers: int = 2, threads: int 
             server.wait()
     ratio = ivr_res["requests_per_s"] / bare_res["requests_per_s"] if bare_res["requests_per_s"] else 0.0
     return {"benchmark": "webhook", "call": "bank balance, 5 signed webhooks + 1 hook per call",
-            "server": {"workers": workers, "threads": threads, "kind": "gunicorn gthread", "store": "sqlite"},
+            "server": {"workers": workers, "threads": threads, "kind": "gunicorn gthread", "store": "sqlite",
+                       "prompts": "rendered"},
             "client": {"concurrency": concurrency, "keep_alive": True},
             "ivr": ivr_res, "bare": bare_res, "throughput_ratio": round(ratio, 3), "target_ratio": 0.8,
             "cpus": os.cpu_count()}
