@@ -66,7 +66,23 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                   "held between turns are encrypted with it, and each worker would otherwise pick its own key")
     click.echo(f"IVR serving flows {', '.join(app.extensions['ivr'].flows.ids) or '(none)'} "
                f"on http://{host}:{port}/ (POST /voice)", err=True)
+    click.echo(_speech_summary(config), err=True)
     run_server(app, host, port, workers=workers, threads=threads)
+
+
+def _speech_summary(config: Config) -> str:
+    """Which recogniser speech calls will use, and how to improve it when it is the stock model."""
+    from .speech.asr.adapt import find_adapted
+    from .speech.models import find_model
+
+    vosk = config.vosk_model or (find_model() if config.asr_backend in (None, "vosk") else None)
+    if config.asr_backend == "vosk" or (config.asr_backend is None and vosk):
+        return f"speech: vosk, model {vosk}"
+    adapted = find_adapted()
+    if adapted is not None:
+        return f"speech: pocketsphinx, phone-line model {adapted}"
+    return ("speech: pocketsphinx, stock 16 kHz model (callers are heard far better after "
+            "`python -m ivr models adapt`)")
 
 
 # -- validate / lint / schema -------------------------------------------------

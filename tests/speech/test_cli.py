@@ -102,3 +102,35 @@ def test_models_download_fetches_checks_and_unpacks(model_server: str, tmp_path:
     missing = ivr("models", "download", "no-such-model", "--dest", str(dest), "--base-url", model_server)
     assert missing.returncode == 1 and "could not download" in missing.stderr
     assert not any(p.name.startswith(".download-") for p in dest.iterdir())
+
+
+@pytest.mark.parametrize("models_dir,expected", [
+    ("repo", "speech: pocketsphinx, phone-line model"),
+    ("empty", "stock 16 kHz model (callers are heard far better after `python -m ivr models adapt`)"),
+])
+def test_serve_says_which_speech_model_calls_get(tmp_path: Path, models_dir: str, expected: str) -> None:
+    import os
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    env.update(IVR_DEV="1", IVR_INSTANCE_DIR=str(tmp_path / "inst"), IVR_FLOWS_DIR=str(ROOT / "flows"),
+               IVR_MODELS_DIR=str(ROOT / "models") if models_dir == "repo" else str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(150):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert expected in out, out
