@@ -139,6 +139,8 @@ def adapt(out_dir: os.PathLike[str] | str, *, voices: Sequence[str] = ADAPT_VOIC
             info = {}
         if info.get("inputs") == digest and (out / "means").is_file():
             return {**info, "rebuilt": False}
+    if not pairs and not (voices and snrs and sentences):
+        raise SpeechError("nothing to adapt on: give voices, noise levels and sentences, or recordings (--data)")
     tools = _tools()
     _check_words(sentences + [t for _, t in pairs])
     started = time.monotonic()

@@ -83,6 +83,11 @@ def test_recogniser_finds_the_adapted_model_by_configuration(small_model: Path, 
         PocketSphinxRecognizer()
 
 
+def test_nothing_to_adapt_on_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpeechError, match="nothing to adapt on"):
+        A.adapt(tmp_path / "m", voices=(), snrs=(None,))
+
+
 def test_words_outside_the_dictionary_are_refused_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(SpeechError, match="zorblax"):
         A.adapt(tmp_path / "m", voices=("flite:kal",), snrs=(None,), sentences=["the zorblax is open"])
