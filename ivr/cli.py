@@ -57,6 +57,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         config.check_for_server()
         from .web import create_app
         app = create_app(config)
+        speech = _speech_summary(config)   # an unknown IVR_ASR_BACKEND stops here, with the valid names
     except IvrError as exc:
         _echo_err(f"error: {exc}")
         sys.exit(1)
@@ -66,21 +67,19 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                   "held between turns are encrypted with it, and each worker would otherwise pick its own key")
     click.echo(f"IVR serving flows {', '.join(app.extensions['ivr'].flows.ids) or '(none)'} "
                f"on http://{host}:{port}/ (POST /voice)", err=True)
-    click.echo(_speech_summary(config), err=True)
+    click.echo(speech, err=True)
     run_server(app, host, port, workers=workers, threads=threads)
 
 
 def _speech_summary(config: Config) -> str:
     """Which recogniser speech calls will use, and how to improve it when it is the stock model."""
-    from .speech.asr.adapt import find_adapted
-    from .speech.models import find_model
+    from .speech.asr import choose_backend
 
-    vosk = config.vosk_model or (find_model() if config.asr_backend in (None, "vosk") else None)
-    if config.asr_backend == "vosk" or (config.asr_backend is None and vosk):
-        return f"speech: vosk, model {vosk}"
-    adapted = find_adapted()
-    if adapted is not None:
-        return f"speech: pocketsphinx, phone-line model {adapted}"
+    backend, model = choose_backend(config.asr_backend, config.vosk_model)
+    if backend == "vosk":
+        return f"speech: vosk, model {model}"
+    if model is not None:
+        return f"speech: pocketsphinx, phone-line model {model}"
     return ("speech: pocketsphinx, stock 16 kHz model (callers are heard far better after "
             "`python -m ivr models adapt`)")
 

@@ -146,8 +146,6 @@ def _parse_at(data: SourceMap, file: str, problems: list[Problem]) -> Optional[f
         return None
     raw = data["at"]
     where = locate(data, ("at",))
-    if isinstance(raw, datetime):  # never produced by our loader, but keep the door shut
-        raw = raw.isoformat()
     if not isinstance(raw, str):
         problems.append(Problem(file, *where, "at: quote the time, with its offset: at: \"2026-11-30T10:00:00+00:00\""))
         return None

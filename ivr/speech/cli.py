@@ -131,7 +131,7 @@ def register(main: click.Group) -> None:
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
         from ..errors import IvrError
-        from .models import download_model
+        from .models import default_models_dir, download_model
 
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), transient=True) as bar:
@@ -141,8 +141,7 @@ def register(main: click.Group) -> None:
                 bar.update(task, completed=got, total=total or None)
 
             try:
-                path = download_model(name, dest or os.environ.get("IVR_MODELS_DIR") or "models",
-                                      progress=progress, base_url=base_url)
+                path = download_model(name, dest or default_models_dir(), progress=progress, base_url=base_url)
             except IvrError as exc:
                 click.echo(f"error: {exc}", err=True)
                 sys.exit(1)
@@ -166,8 +165,8 @@ def register(main: click.Group) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
         from ..errors import IvrError
-        from .asr.adapt import ADAPTED_NAME, default_models_dir
         from .asr.adapt import adapt as run_adapt
+        from .models import ADAPTED_NAME, default_models_dir
 
         if no_synthetic and not data_dir:
             raise click.UsageError("--no-synthetic needs --data DIR with recordings to adapt on")

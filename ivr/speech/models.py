@@ -1,4 +1,8 @@
-"""Finding and downloading vosk models for real deployments.
+"""Finding and downloading speech models for real deployments.
+
+Where models live: ``IVR_MODELS_DIR`` (default ``models/``) holds downloaded
+vosk models and the phone-line pocketsphinx model that ``models adapt``
+builds (:mod:`ivr.speech.asr.adapt`).
 
 Models are large (50 MB to 2 GB) and never ship with the project. This
 module fetches one by name, verifies it really is a model, and unpacks it
@@ -23,6 +27,26 @@ BASE_URL = "https://alphacephei.com/vosk/models"
 DEFAULT_MODELS_DIR = Path("models")
 """Default directory that ``models download`` unpacks into."""
 
+ADAPTED_NAME = "en-us-telephone"
+"""Directory name of the phone-line pocketsphinx model under the models directory."""
+
+MARKER = "adaptation.json"
+"""File in an adapted model directory that records how it was built."""
+
+
+def default_models_dir() -> Path:
+    """``IVR_MODELS_DIR``, else ``models/``: where models are downloaded and built."""
+    return Path(os.environ.get("IVR_MODELS_DIR") or DEFAULT_MODELS_DIR)
+
+
+def find_adapted(models_dir: os.PathLike[str] | str | None = None) -> Path | None:
+    """The pocketsphinx acoustic model to use: ``IVR_PS_MODEL``, else ``<models>/en-us-telephone`` if built."""
+    env = os.environ.get("IVR_PS_MODEL")
+    if env:
+        return Path(env)
+    path = (Path(models_dir) if models_dir is not None else default_models_dir()) / ADAPTED_NAME
+    return path if (path / MARKER).is_file() and (path / "means").is_file() else None
+
 ProgressFn = Callable[[int, int], None]
 """Called with (bytes received, total bytes or 0 when unknown)."""
 
@@ -41,7 +65,7 @@ def find_model(models_dir: str | os.PathLike[str] | None = None) -> str | None:
     env = os.environ.get("IVR_VOSK_MODEL")
     if env:
         return env
-    base = Path(models_dir) if models_dir is not None else Path(os.environ.get("IVR_MODELS_DIR") or DEFAULT_MODELS_DIR)
+    base = Path(models_dir) if models_dir is not None else default_models_dir()
     if base.is_dir():
         for child in sorted(base.iterdir()):
             if child.is_dir() and is_model_dir(child):

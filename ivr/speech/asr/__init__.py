@@ -8,7 +8,25 @@ from ivr.speech.asr.base import Hypothesis, RecognitionSession, Recognizer
 BACKENDS: tuple[str, ...] = ("pocketsphinx", "vosk")
 """Valid values for ``IVR_ASR_BACKEND``."""
 
-__all__ = ["BACKENDS", "Hypothesis", "RecognitionSession", "Recognizer", "get_recognizer"]
+__all__ = ["BACKENDS", "Hypothesis", "RecognitionSession", "Recognizer", "choose_backend", "get_recognizer"]
+
+
+def choose_backend(name: str | None = None, vosk_model: str | None = None) -> tuple[str, str | None]:
+    """Which backend configuration selects, and its model: ``("vosk", path)`` or
+    ``("pocketsphinx", acoustic model dir or None for the wheel's)``; loads nothing.
+
+    Raises:
+        SpeechError: unknown backend name.
+    """
+    from ivr.speech.models import find_adapted, find_model
+
+    if name is not None and name not in BACKENDS:
+        raise SpeechError(f"unknown ASR backend {name!r}; valid names: {', '.join(BACKENDS)}")
+    model = vosk_model or (find_model() if name in (None, "vosk") else None)
+    if name == "vosk" or (name is None and model):
+        return "vosk", model
+    adapted = find_adapted()
+    return "pocketsphinx", str(adapted) if adapted else None
 
 
 def get_recognizer(name: str | None = None, vosk_model: str | None = None) -> Recognizer:
@@ -22,12 +40,8 @@ def get_recognizer(name: str | None = None, vosk_model: str | None = None) -> Re
     Raises:
         SpeechError: unknown backend name, or vosk requested without a model.
     """
-    from ivr.speech.models import find_model
-
-    if name is not None and name not in BACKENDS:
-        raise SpeechError(f"unknown ASR backend {name!r}; valid names: {', '.join(BACKENDS)}")
-    model = vosk_model or (find_model() if name in (None, "vosk") else None)
-    if name == "vosk" or (name is None and model):
+    backend, model = choose_backend(name, vosk_model)
+    if backend == "vosk":
         from ivr.speech.asr.vosk_backend import MISSING_MODEL_HELP, VoskRecognizer
 
         if not model:

@@ -19,7 +19,8 @@ Only the means change; variances, mixture weights and transition matrices
 stay the stock ones, which kept the adapted model's behaviour on real
 human speech (Debian's pocketsphinx test recordings) unchanged.
 
-The result is a model directory (``models/en-us-telephone`` by default) that
+The result is a model directory (``models/en-us-telephone`` by default,
+located by :func:`ivr.speech.models.find_adapted`) that
 :class:`~ivr.speech.asr.pocketsphinx_backend.PocketSphinxRecognizer` picks
 up by itself. Building it needs Debian's ``sphinxtrain``, ``sphinxbase-utils``
 and ``pocketsphinx`` packages, never at run time.
@@ -43,12 +44,11 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from ivr.errors import SpeechError
+from ivr.speech.asr.pocketsphinx_backend import PocketSphinxTuning, add_noise_floor, dictionary_words
+from ivr.speech.models import ADAPTED_NAME, MARKER, default_models_dir, find_adapted
 
-ADAPTED_NAME = "en-us-telephone"
-"""Directory name of the adapted model under the models directory."""
-
-MARKER = "adaptation.json"
-"""File in an adapted model directory that records how it was built."""
+__all__ = ["ADAPTED_NAME", "MARKER", "ADAPT_VOICES", "ADAPT_SNRS", "adapt", "default_models_dir", "find_adapted",
+           "read_sentences", "stock_model_dir", "telephone_audio", "write_mixture_weights"]
 
 ADAPT_VOICES: tuple[str, ...] = (
     "flite:kal", "flite:awb", "flite:rms", "espeak:en-us+m3",
@@ -83,21 +83,6 @@ def stock_dictionary() -> Path:
     import pocketsphinx
 
     return Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
-
-
-def default_models_dir() -> Path:
-    """``IVR_MODELS_DIR``, else ``models/`` (the same place ``models download`` uses)."""
-    return Path(os.environ.get("IVR_MODELS_DIR") or "models")
-
-
-def find_adapted(models_dir: Optional[os.PathLike[str] | str] = None) -> Optional[Path]:
-    """The adapted model to use: ``IVR_PS_MODEL``, else ``<models>/en-us-telephone`` if built."""
-    env = os.environ.get("IVR_PS_MODEL")
-    if env:
-        return Path(env)
-    path = Path(models_dir) if models_dir is not None else default_models_dir()
-    path = path / ADAPTED_NAME
-    return path if (path / MARKER).is_file() and (path / "means").is_file() else None
 
 
 def read_sentences(path: Path = SENTENCES_FILE) -> list[str]:
@@ -200,10 +185,7 @@ def _run(cmd: list[str], what: str, cwd: Optional[Path] = None) -> None:
 
 
 def _check_words(texts: Iterable[str]) -> None:
-    words: set[str] = set()
-    with open(stock_dictionary(), encoding="utf-8") as fh:
-        for line in fh:
-            words.add(line.split(" ", 1)[0].split("(")[0])
+    words = dictionary_words(stock_dictionary())
     unknown = sorted({w for t in texts for w in t.lower().split() if w not in words})
     if unknown:
         raise SpeechError(f"words not in the pronunciation dictionary: {', '.join(unknown[:20])}; "
@@ -247,7 +229,6 @@ def telephone_audio(pcm8k: bytes, seed: int = 0) -> bytes:
     The same steps as a live recognition session (noise floor, then upsampling),
     so the statistics describe what the model will really see.
     """
-    from ivr.speech.asr.pocketsphinx_backend import PocketSphinxTuning, add_noise_floor
     from ivr.speech.codec import StreamResampler
 
     pcm8k = add_noise_floor(pcm8k, PocketSphinxTuning().noise_floor_dbfs, np.random.default_rng(seed))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import lru_cache
 
 import numpy as np
 import tempfile
@@ -47,6 +48,7 @@ from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis
 from ivr.speech.codec import PHONE_RATE, StreamResampler
 from ivr.speech.grammar import SPOKEN_DIGITS, Grammar, normalize
+from ivr.speech.models import MARKER, find_adapted
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +124,6 @@ class PocketSphinxRecognizer:
                  model_dir: str | None = None, acoustic_model: str | None = None) -> None:
         import pocketsphinx
 
-        from ivr.speech.asr.adapt import find_adapted
-
         self.tuning = tuning or PocketSphinxTuning()
         self._ps = pocketsphinx
         self._model_dir = Path(model_dir or Path(pocketsphinx.get_model_path()) / "en-us")
@@ -132,8 +132,6 @@ class PocketSphinxRecognizer:
         if not (self._hmm / "means").is_file():
             raise SpeechError(f"{self._hmm} is not a pocketsphinx acoustic model (no 'means' file); "
                               "unset IVR_PS_MODEL or rebuild it with: python -m ivr models adapt")
-        from ivr.speech.asr.adapt import MARKER
-
         self.model = ("telephone-adapted" if (self._hmm / MARKER).is_file()
                       else "stock" if self._hmm.resolve() == (self._model_dir / "en-us").resolve() else "custom")
         """Which acoustic model decodes: ``telephone-adapted`` (see :mod:`ivr.speech.asr.adapt`),
@@ -145,7 +143,6 @@ class PocketSphinxRecognizer:
         self._idle: dict[tuple, list[Any]] = defaultdict(list)
         self._lm_files: dict[tuple, str] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="ivr-ps-")
-        self._dict_words: set[str] | None = None
 
     # -- public -----------------------------------------------------------
 
@@ -161,7 +158,7 @@ class PocketSphinxRecognizer:
 
     def check_grammar(self, grammar: Grammar) -> list[str]:
         """Return grammar words missing from the pronunciation dictionary."""
-        words = self._dictionary()
+        words = dictionary_words(self._model_dir / "cmudict-en-us.dict")
         return [w for w in grammar.words() if w not in words]
 
     def warm(self, grammar: Grammar | None) -> None:
@@ -252,13 +249,6 @@ class PocketSphinxRecognizer:
         lines += [w for w in FILLER_WORDS if w not in own]
         return lines
 
-    def _dictionary(self) -> set[str]:
-        if self._dict_words is None:
-            path = self._model_dir / "cmudict-en-us.dict"
-            with open(path, encoding="utf-8") as fh:
-                self._dict_words = {line.split(" ", 1)[0].split("(")[0] for line in fh}
-        return self._dict_words
-
 
 class PocketSphinxSession:
     """One utterance on a pooled decoder: decodes while audio streams in."""
@@ -274,7 +264,6 @@ class PocketSphinxSession:
         self._voiced: list[bool] = []
         self._pending = b""
         self._vad = _webrtc_vad()
-        self._floor = owner.tuning.noise_floor_dbfs
         self._rng = np.random.default_rng(0)
         self._done = False
 
@@ -288,7 +277,7 @@ class PocketSphinxSession:
         """
         if self._done:
             raise SpeechError("recognition session already finished")
-        pcm16_at_8k = add_noise_floor(pcm16_at_8k, self._floor, self._rng)
+        pcm16_at_8k = add_noise_floor(pcm16_at_8k, self._owner.tuning.noise_floor_dbfs, self._rng)
         self._buf.extend(self._resampler.process(pcm16_at_8k))
         if self._vad is not None:
             data = self._pending + pcm16_at_8k
@@ -355,6 +344,13 @@ class PocketSphinxSession:
         if score < t.min_frame_score:
             return Hypothesis("", conf, "pocketsphinx", raw)
         return Hypothesis(text, conf, "pocketsphinx", raw)
+
+
+@lru_cache(maxsize=4)
+def dictionary_words(path: Path) -> frozenset[str]:
+    """The words a pronunciation dictionary knows (alternates like ``read(2)`` folded in), read once."""
+    with open(path, encoding="utf-8") as fh:
+        return frozenset(line.split(" ", 1)[0].split("(")[0] for line in fh)
 
 
 def add_noise_floor(pcm16: bytes, dbfs: float | None, rng: np.random.Generator) -> bytes:
