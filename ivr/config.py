@@ -18,6 +18,20 @@ def _flag(value: Optional[str]) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _seconds(value: Optional[str], name: str, default: float) -> float:
+    """A positive number of seconds from the environment, or a ConfigError that says what is allowed."""
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 60:  # also false for NaN
+        raise ConfigError(f"{name}={value!r} is not a number of seconds between 0 and 60; "
+                          f"set it to e.g. {default:g}, or unset it for the default ({default:g} s)")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of one running IVR.
@@ -30,6 +44,10 @@ class Config:
         default_flow: see DESIGN.md.
         secret_key: ``IVR_SECRET_KEY``; encrypts sensitive values held between turns.
         hooks: ``IVR_HOOKS``, comma-separated modules with ``register(registry)``.
+        store_timeout: ``IVR_STORE_TIMEOUT`` (seconds, default 2): the deadline of every store call.
+            A webhook turn makes up to about three store calls and Twilio gives up after 15 s,
+            so a store that does not answer must fail fast enough for the caller to hear the
+            apology and reach a person well before that.
     """
 
     auth_token: Optional[str] = None
@@ -49,6 +67,7 @@ class Config:
     demo_hooks: bool = True
     instance_dir: str = "instance"
     flow_check_interval: float = 1.0
+    store_timeout: float = 2.0
     media_streams: Optional[bool] = None
     """``IVR_MEDIA_STREAMS=1``: speech flows run over Twilio Media Streams (``<Connect><Stream>``);
     unset or 0: every flow answers keypad TwiML (``<Gather input="dtmf">``)."""
@@ -76,6 +95,7 @@ class Config:
             demo_hooks=not _flag(e.get("IVR_NO_DEMO_HOOKS")),
             instance_dir=e.get("IVR_INSTANCE_DIR") or "instance",
             media_streams=_flag(e["IVR_MEDIA_STREAMS"]) if (e.get("IVR_MEDIA_STREAMS") or "").strip() else None,
+            store_timeout=_seconds(e.get("IVR_STORE_TIMEOUT"), "IVR_STORE_TIMEOUT", 2.0),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -62,6 +62,27 @@ class StoreError(IvrError):
     """Raised when the session or record store cannot be reached or written."""
 
 
+class StoreUnavailable(StoreError):
+    """Raised when the store did not answer within its deadline (``IVR_STORE_TIMEOUT``) or is gone.
+
+    Covers a locked SQLite file, a deleted SQLite database, a PostgreSQL or Redis
+    server that refuses, drops or never answers, and calls made while the store's
+    circuit breaker is open after such a failure (they fail at once, so that the
+    caller's apology and transfer are not delayed by a second full timeout).
+    The message says what to check.
+    """
+
+
+class StoreConflict(StoreError):
+    """Raised by ``Store.save(..., expected_version=N)`` when the stored version is not N.
+
+    Another turn of the same call (a concurrent request or an earlier attempt
+    of a retried webhook) saved first; nothing of this save was written, so the
+    caller reloads the state and answers from it instead of applying its input
+    a second time.
+    """
+
+
 class SpeechError(IvrError):
     """Raised when a recogniser cannot be loaded or fed (missing model, bad audio)."""
 

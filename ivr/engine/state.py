@@ -50,6 +50,8 @@ class CallState(BaseModel):
     turns: int = 0
     last_prompts: list[str] = Field(default_factory=list, description="Texts played in the last turn (for testers).")
     extra: dict[str, Any] = Field(default_factory=dict, description="Transport-owned data (e.g. stream tokens).")
+    version: int = Field(0, description="Number of successful saves of this call; stores compare-and-set on it "
+                                        "so that two turns of one call are never both applied.")
 
     def copy_for_step(self) -> "CallState":
         """A copy the engine may change without touching the original.
