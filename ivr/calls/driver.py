@@ -7,7 +7,13 @@ console) calls the driver, so all of them share one behaviour:
   feed their results back, save the state and the call events in one go;
 * never leave a caller in silence: if anything fails (store, hook runner,
   a bug), the turn ends in a transfer to a person with whatever context is
-  known.
+  known;
+* apply each turn once: a turn is saved with compare-and-set on the state's
+  ``version`` (in the store, so it holds across workers and hosts), and the
+  answer it gave is kept with the state.  A retried webhook (same request
+  key) or a request for a turn the call has already left (an older
+  ``turn``) gets that answer again without being applied; a request that
+  lost a race to another one for the same call looks again.
 """
 
 from __future__ import annotations
@@ -25,11 +31,16 @@ from ..engine.state import CallState
 from ..flow.model import Flow
 from ..flow.registry import FlowSet
 from ..hooks.registry import HookCall, HookRegistry
+from ..errors import StoreConflict
 from ..store.base import Store
 
 log = logging.getLogger(__name__)
 
 MAX_HOOKS_PER_TURN = 16
+MAX_CONFLICTS = 8
+"""Tries of one turn against concurrent writers of the same call before giving up (→ a person)."""
+REPLY = "reply"
+"""``state.extra`` key of the last answer: the request key and the actions, for retries."""
 
 
 @dataclass
@@ -81,31 +92,62 @@ class CallDriver:
         """Called after a turn that ends in a transfer is saved (CRM webhooks); errors are logged only."""
 
     # -- public API -----------------------------------------------------
-    def start(self, call_id: str, caller: str, called: str, flow: Flow) -> Turn:
-        """A new call reached ``flow``."""
+    def start(self, call_id: str, caller: str, called: str, flow: Flow, key: Optional[str] = None) -> Turn:
+        """A new call reached ``flow``.
+
+        Args:
+            key: identifies the request (see :meth:`feed`); the call's first
+                webhook retried, or sent twice at once, starts the call once.
+        """
         def run() -> Turn:
-            existing = self.store.load_state(call_id)
-            if existing is not None:  # Twilio retried the first webhook: replay, don't restart
-                return self._replay(existing, flow)
-            history = tuple(self._history(caller, call_id))
-            state, actions = step(flow, None, E.CallStarted(call_id, caller, called, self.clock(), history))
-            return self._finish(flow, state, actions)
+            for _ in range(MAX_CONFLICTS):
+                existing = self.store.load_state(call_id)
+                if existing is not None:  # Twilio retried the first webhook: the same answer, no restart
+                    return self._answered(existing, flow)
+                history = tuple(self._history(caller, call_id))
+                state, actions = step(flow, None, E.CallStarted(call_id, caller, called, self.clock(), history))
+                try:
+                    return self._finish(flow, state, actions, expected=0, key=key)
+                except StoreConflict:
+                    log.info("call %s: started by a concurrent request; answering as it did", call_id)
+            raise StoreConflict(f"call {call_id}: too many concurrent writers")
         return self._guard(run, call_id, caller, flow)
 
-    def feed(self, call_id: str, event: E.Event, expect_node: Optional[str] = None) -> Turn:
-        """Deliver an event to a running call.
+    def feed(self, call_id: str, event: E.Event, expect_node: Optional[str] = None,
+             turn: Optional[int] = None, key: Optional[str] = None) -> Turn:
+        """Deliver an event to a running call, once.
 
         Args:
             expect_node: the node the transport's input belongs to; input for a
                 node the call has left (a retried webhook) is not applied twice.
+            turn: the state version the input answers (rendered into webhook
+                URLs); input for an earlier version gets the current answer.
+            key: identifies the request (Twilio's idempotency token, or a hash
+                of URL and parameters): the same key again is a retry and gets
+                the same answer, applied once.
         """
         def run() -> Turn:
-            state, flow = self._running(call_id)
-            if expect_node is not None and state.node != expect_node and not isinstance(event, E.CallerHungUp):
-                log.info("stale input for node %s (call %s is at %s): replaying", expect_node, call_id, state.node)
-                return self._replay(state, flow)
-            new, actions = step(flow, state, event)
-            return self._finish(flow, new, actions)
+            for _ in range(MAX_CONFLICTS):
+                state, flow = self._running(call_id)
+                last = state.extra.get(REPLY) or {}
+                if key is not None and last.get("key") == key:
+                    log.info("call %s: retried request; the same answer again", call_id)
+                    return self._answered(state, flow)
+                hangup = isinstance(event, E.CallerHungUp)
+                if turn is not None and turn != state.version and not hangup:
+                    log.info("call %s: input for turn %s, call is at %s: current answer", call_id, turn,
+                             state.version)
+                    return self._answered(state, flow)
+                if expect_node is not None and state.node != expect_node and not hangup:
+                    log.info("stale input for node %s (call %s is at %s): replaying", expect_node, call_id,
+                             state.node)
+                    return self._replay(state, flow)
+                new, actions = step(flow, state, event)
+                try:
+                    return self._finish(flow, new, actions, expected=state.version, key=key)
+                except StoreConflict:
+                    log.info("call %s: a concurrent request changed the call; looking again", call_id)
+            raise StoreConflict(f"call {call_id}: too many concurrent writers")
         return self._guard(run, call_id, "", None)
 
     def resume(self, call_id: str) -> Turn:
@@ -150,7 +192,9 @@ class CallDriver:
         return self.store.load_state(call_id)
 
     # -- internals --------------------------------------------------------
-    def _finish(self, flow: Flow, state: CallState, actions: list[A.Action]) -> Turn:
+    def _finish(self, flow: Flow, state: CallState, actions: list[A.Action], expected: Optional[int] = None,
+                key: Optional[str] = None) -> Turn:
+        """Run the turn's hooks, then save it (compare-and-set on ``expected`` when given) with its answer."""
         events: list[A.RecordEvent] = []
         out: list[A.Action] = []
         hooks_run = 0
@@ -170,9 +214,21 @@ class CallDriver:
                 result = self.hooks.run(call, last.timeout, http=_http_spec(flow, last.hook), clock=self.clock)
             state, actions = step(flow, state, result)
         state.last_prompts = [a.text for a in out if isinstance(a, A.Play)]
-        self.store.save(state, events)
+        state.extra[REPLY] = {"key": key, "actions": [A.to_dict(a) for a in out]}
+        if expected is not None:
+            state.version = expected + 1
+            self.store.save(state, events, expected_version=expected)
+        else:
+            self.store.save(state, events)
         self._notify(state, out)
         return Turn(out, state, flow, events)
+
+    def _answered(self, state: CallState, flow: Flow) -> Turn:
+        """The answer the call's last turn gave, again (nothing is applied or counted)."""
+        stored = (state.extra.get(REPLY) or {}).get("actions")
+        if stored:
+            return Turn([A.from_dict(a) for a in stored], state, flow)
+        return self._replay(state, flow)
 
     def _replay(self, state: CallState, flow: Flow) -> Turn:
         """Re-issue the current prompt without counting anything (idempotent retries)."""

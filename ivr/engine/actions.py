@@ -7,6 +7,7 @@ A step returns a list of these; the list always ends with exactly one
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
@@ -114,3 +115,25 @@ class RecordEvent:
 
 Action = Union[Play, Listen, RunHook, Transfer, Hangup, RecordEvent]
 TURN_ENDING = (Listen, RunHook, Transfer, Hangup)
+
+
+_KINDS: dict[str, type] = {"Play": Play, "Listen": Listen, "Transfer": Transfer, "Hangup": Hangup}
+
+
+def to_dict(action: Action) -> dict[str, Any]:
+    """A JSON-ready form of a Play, Listen, Transfer or Hangup (kept in the call state between requests)."""
+    data = dataclasses.asdict(action)
+    data["type"] = type(action).__name__
+    return data
+
+
+def from_dict(data: dict[str, Any]) -> Action:
+    """The action :func:`to_dict` described."""
+    data = dict(data)
+    cls = _KINDS[data.pop("type")]
+    if cls is Listen:
+        data["phrases"] = tuple(data.get("phrases") or ())
+        data["keys"] = tuple(data.get("keys") or ())
+    if cls is Play:
+        data["values"] = tuple(tuple(v) for v in data.get("values") or ())
+    return cls(**data)

@@ -37,6 +37,38 @@ def bearer_required(view: Callable) -> Callable:
     return wrapper
 
 
+class BadQuery(Exception):
+    """A query parameter of an API request is unusable; answered as a 400 with the fix."""
+
+    def __init__(self, name: str, hint: str) -> None:
+        super().__init__(f"{name}: {hint}")
+        self.name, self.hint = name, hint
+
+
+def query_int(name: str, default: int, minimum: int = 1, maximum: int = 500) -> int:
+    """An integer query parameter in ``[minimum, maximum]`` (larger values are capped); else BadQuery."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise BadQuery(name, f"must be a whole number from {minimum} to {maximum}, got {raw[:40]!r}") from None
+    if value < minimum:
+        raise BadQuery(name, f"must be at least {minimum}, got {value}")
+    return min(value, maximum)
+
+
+def bad_query(exc: BadQuery) -> Any:
+    """JSON 400 for every API blueprint: which parameter, and what it takes."""
+    resp = jsonify(error="bad_request", parameter=exc.name, hint=exc.hint)
+    resp.status_code = 400
+    return resp
+
+
+bp.register_error_handler(BadQuery, bad_query)
+
+
 def svc():
     return current_app.extensions["ivr"]
 
@@ -57,7 +89,7 @@ def flows() -> Any:
 @bp.get("/calls")
 @bearer_required
 def calls() -> Any:
-    limit = min(int(request.args.get("limit", 50)), 500)
+    limit = query_int("limit", 50)
     return jsonify(calls=svc().store.calls(limit))
 
 

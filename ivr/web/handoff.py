@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template_string, request
-from werkzeug.exceptions import HTTPException
 
 from ..engine import actions as A
 from ..engine.context import build_context, iso
@@ -35,13 +34,15 @@ from ..handoff.service import Handoff
 from ..handoff.summary import reason_text, summary
 from . import handoff_twiml as HT
 from . import twiml
-from .api import bearer_required, token_ok
-from .twilio_request import twilio_signed
+from .api import BadQuery, bad_query, bearer_required, query_int, token_ok
+from .twilio_request import install_error_handler, twilio_signed
+from .twilio_request import params as twilio_params
 
 log = logging.getLogger(__name__)
 
 voice_bp = Blueprint("handoff_voice", __name__, url_prefix="/voice/queue")
 api_bp = Blueprint("handoff_api", __name__, url_prefix="/api")
+api_bp.register_error_handler(BadQuery, bad_query)
 agent_bp = Blueprint("agent", __name__, url_prefix="/agent")
 
 QUIET_PATHS = ("/voice/queue/voicemail/recorded", "/voice/queue/callback/status", "/voice/queue/whisper")
@@ -100,7 +101,7 @@ class CallView:
     """The caller's state, flow and queue for a handoff webhook (any may be missing)."""
 
     def __init__(self) -> None:
-        self.params = request.values
+        self.params = twilio_params()
         self.call_sid = self.params.get("CallSid", "")
         self.state: Optional[CallState] = _svc().driver.state(self.call_sid) if self.call_sid else None
         self.flow: Optional[Flow] = _svc().flows.get(self.state.flow) if self.state else None
@@ -361,7 +362,7 @@ def callback_connect() -> Response:
         return _xml(HT.goodbye("Sorry, this call back is no longer needed. Goodbye."))
     svc, now = _svc(), _now()
     original = record.get("context") or {}
-    call_sid = request.values.get("CallSid", "")
+    call_sid = twilio_params()["CallSid"]
     flow = svc.flows.get(record["flow"])
     st = CallState(call_id=call_sid, flow=record["flow"], caller=record["number"],
                    language=original.get("language") or (flow.language if flow else "en-US"), started_at=now,
@@ -391,8 +392,8 @@ def callback_status() -> Response:
     from ..handoff.dialer import Dialer
 
     rid = request.args.get("id", "")
-    status = request.values.get("CallStatus", "")
-    answered_by = request.values.get("AnsweredBy", "human")
+    status = twilio_params().get("CallStatus", "")
+    answered_by = twilio_params().get("AnsweredBy", "human")
     Dialer(_h().records, None, "", "", clock=_svc().driver.clock).on_status(
         rid, status, answered_by_person=not answered_by.startswith("machine"))
     return _xml(HT.empty())
@@ -458,17 +459,16 @@ def voicemail_recorded() -> Response:
     return _xml(HT.empty())
 
 
-@voice_bp.errorhandler(Exception)
-def on_error(exc: Exception) -> Any:
+def _on_error(exc: Exception) -> Response:
     """Never silence: the wait loop keeps music playing; other steps reach a person."""
-    if isinstance(exc, HTTPException):
-        return exc
-    log.exception("handoff webhook %s failed: %s", request.path, type(exc).__name__)
     if request.path.startswith("/voice/queue/wait"):
         return _xml(HT.hold_music_only())
     if request.path.startswith(QUIET_PATHS):
         return _xml(HT.empty())
     return _xml(twiml.apology("general"))
+
+
+install_error_handler(voice_bp, _on_error)
 
 
 # -- JSON API -----------------------------------------------------------------------
@@ -484,7 +484,7 @@ def _kind(plural: str) -> str:
 def list_records(plural: str) -> Any:
     """``?status=requested,claimed&queue=cards&due=1&limit=100``"""
     kind = _kind(plural)
-    limit = min(int(request.args.get("limit", 100)), 500)
+    limit = query_int("limit", 100)
     due = request.args.get("due") in ("1", "true") and kind == "callback"
     items = _h().records.list(kind, status=request.args.get("status") or ("requested" if due else None),
                               queue=request.args.get("queue"), due_before=_now() if due else None, limit=limit)

@@ -31,7 +31,6 @@ The JSON wire format lives in :mod:`ivr.speech.mediastreams` only.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import hashlib
 import hmac
 import logging
@@ -55,7 +54,7 @@ from ..speech.tap import VoiceTap
 from ..speech.vad import EndpointDetector, SpeechEnded, SpeechStarted, VadConfig
 from . import twiml
 from .api import bearer_required
-from .twilio_request import VoiceParams, twilio_signed
+from .twilio_request import VoiceParams, install_error_handler, request_key, twilio_signed
 
 log = logging.getLogger(__name__)
 
@@ -112,26 +111,6 @@ def connect_twiml(url: str, call_sid: str, token: str) -> str:
 
 
 # -- actions kept in the call state between the webhook and the stream --------
-
-_KINDS = {"Play": A.Play, "Listen": A.Listen, "Transfer": A.Transfer, "Hangup": A.Hangup}
-
-
-def dump_action(action: A.Action) -> dict[str, Any]:
-    data = dataclasses.asdict(action)
-    data["type"] = type(action).__name__
-    return data
-
-
-def load_action(data: dict[str, Any]) -> A.Action:
-    data = dict(data)
-    cls = _KINDS[data.pop("type")]
-    if cls is A.Listen:
-        data["phrases"] = tuple(data.get("phrases") or ())
-        data["keys"] = tuple(data.get("keys") or ())
-    if cls is A.Play:
-        data["values"] = tuple(tuple(v) for v in data.get("values") or ())
-    return cls(**data)
-
 
 def _media_extra(state: Any) -> dict[str, Any]:
     return state.extra.setdefault("media", {})
@@ -319,7 +298,7 @@ class MediaSession:
                 media = _media_extra(state)
                 pending = media.pop("pending", None)
                 if pending:
-                    actions = [load_action(a) for a in pending]
+                    actions = [A.from_dict(a) for a in pending]
                     self.rt.services.store.save(state, [])
             if actions is None:
                 if state is not None and state.ended:
@@ -372,7 +351,7 @@ class MediaSession:
         try:
             state = self.driver.state(self.call_id)
             if state is not None:
-                _media_extra(state)["final"] = dump_action(end)
+                _media_extra(state)["final"] = A.to_dict(end)
                 self.rt.services.store.save(state, [])
         except Exception:  # noqa: BLE001 - /voice/connect falls back to a person
             log.exception("call %s: could not keep the final action", self.call_id)
@@ -605,7 +584,7 @@ def start_call(flow: Flow, p: VoiceParams) -> Optional[str]:
         return None
     from .voice import render_turn
     svc = current_app.extensions["ivr"]
-    turn = svc.driver.start(p.call_sid, p.caller, p.called, flow)
+    turn = svc.driver.start(p.call_sid, p.caller, p.called, flow, key=request_key())
     if not isinstance(turn.last, A.Listen) or turn.state is None or turn.state.ended:
         return render_turn(turn)
     return _connect(turn, p.call_sid)
@@ -615,7 +594,7 @@ def _connect(turn: Turn, call_sid: str) -> str:
     svc = current_app.extensions["ivr"]
     state = turn.state
     assert state is not None
-    _media_extra(state)["pending"] = [dump_action(a) for a in turn.actions]
+    _media_extra(state)["pending"] = [A.to_dict(a) for a in turn.actions]
     svc.store.save(state, [])
     return connect_twiml(stream_url(svc.config, request.url_root), call_sid, stream_token(svc.config, call_sid))
 
@@ -638,7 +617,7 @@ def connect_action() -> Response:
     media = _media_extra(state)
     final = media.get("final")
     if final and not media.get("dropped"):
-        return _xml(render_turn(Turn([load_action(final)], state, flow)))
+        return _xml(render_turn(Turn([A.from_dict(final)], state, flow)))
     if not state.ended and flow is not None and media.get("reconnects", 0) < MAX_RECONNECTS:
         # Our socket went while the caller is still in the dialogue: a new stream, same prompt.
         media["reconnects"] = media.get("reconnects", 0) + 1
@@ -656,6 +635,16 @@ def connect_action() -> Response:
     log.warning("call %s: media stream lost mid-dialogue; handing over to a person", p.call_sid)
     turn = svc.driver.fallback(p.call_sid, p.caller, flow, "media stream lost")
     return _xml(render_turn(turn))
+
+
+def _connect_failed(exc: Exception) -> Response:
+    """The safety net of ``/voice/connect``: the caller goes to a person, with what is known."""
+    from .voice import render_turn
+    p = VoiceParams.from_request()
+    return _xml(render_turn(current_app.extensions["ivr"].driver.fallback(p.call_sid, p.caller, None, repr(exc))))
+
+
+install_error_handler(bp, _connect_failed)
 
 
 @bp.get("/api/media/stats")

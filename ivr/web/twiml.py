@@ -46,13 +46,16 @@ def add_prompt(parent: VoiceResponse | Gather, play: A.Play, prompt_url: Optiona
         parent.say(play.text, language=_say_language(play.language))
 
 
-def node_query(node: str) -> str:
-    return "node=" + quote(node, safe="")
+def node_query(node: str, turn: Optional[int] = None) -> str:
+    """``node=ID`` (and ``&turn=N``, the state version the input answers, so a retry can be recognised)."""
+    query = "node=" + quote(node, safe="")
+    return query if turn is None else f"{query}&turn={int(turn)}"
 
 
 def render(actions: Sequence[A.Action], *, prompt_url: Optional[PromptUrl] = None,
            base: str = "/voice", workflow_sid: Optional[Callable[[str], Optional[str]]] = None,
-           transfer: Optional[Callable[[VoiceResponse, A.Transfer], None]] = None) -> str:
+           transfer: Optional[Callable[[VoiceResponse, A.Transfer], None]] = None,
+           turn: Optional[int] = None) -> str:
     """A TwiML document for one turn.
 
     Args:
@@ -61,6 +64,7 @@ def render(actions: Sequence[A.Action], *, prompt_url: Optional[PromptUrl] = Non
         base: path prefix of the voice webhooks.
         workflow_sid: queue name -> TaskRouter workflow SID, if any.
         transfer: renders a transfer (the handoff module supplies routing targets).
+        turn: the call state's version, carried in the ``<Gather>`` and ``<Redirect>`` URLs.
     """
     resp = VoiceResponse()
     plays = [a for a in actions if isinstance(a, A.Play)]
@@ -72,11 +76,11 @@ def render(actions: Sequence[A.Action], *, prompt_url: Optional[PromptUrl] = Non
             split -= 1
         for p in plays[:split]:
             add_prompt(resp, p, prompt_url)
-        gather = gather_for(end, base)
+        gather = gather_for(end, base, turn)
         for p in plays[split:]:
             add_prompt(gather, p, prompt_url)
         resp.append(gather)
-        resp.redirect(f"{base}/noinput?{node_query(end.node)}", method="POST")
+        resp.redirect(f"{base}/noinput?{node_query(end.node, turn)}", method="POST")
         return str(resp)
     for p in plays:
         add_prompt(resp, p, prompt_url)
@@ -90,11 +94,11 @@ def render(actions: Sequence[A.Action], *, prompt_url: Optional[PromptUrl] = Non
     return str(resp)
 
 
-def gather_for(listen: A.Listen, base: str) -> Gather:
+def gather_for(listen: A.Listen, base: str, turn: Optional[int] = None) -> Gather:
     """The ``<Gather>`` for keypad input at a node."""
     kwargs: dict = {
         "input": "dtmf",
-        "action": f"{base}/input?{node_query(listen.node)}",
+        "action": f"{base}/input?{node_query(listen.node, turn)}",
         "method": "POST",
         "timeout": max(1, int(round(listen.timeout))),
         "finish_on_key": listen.finish_on_key,

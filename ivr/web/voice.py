@@ -13,14 +13,13 @@ import os
 from typing import Any, Optional
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import HTTPException
 
 from ..calls.driver import Turn
 from ..engine import events as E
 from ..flow.model import Flow
 from ..services import Services
 from . import twiml
-from .twilio_request import HANGUP_STATUSES, VoiceParams, twilio_signed
+from .twilio_request import HANGUP_STATUSES, VoiceParams, install_error_handler, request_key, twilio_signed
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,14 @@ def render_turn(turn: Turn) -> str:
         return (q.workflow_sid if q else None) or os.environ.get("IVR_TWILIO_WORKFLOW_SID")
 
     return twiml.render(turn.actions, prompt_url=ext.get("ivr.prompt_url"), base=bp.url_prefix,
-                        workflow_sid=workflow_sid, transfer=ext.get("ivr.transfer_twiml"))
+                        workflow_sid=workflow_sid, transfer=ext.get("ivr.transfer_twiml"),
+                        turn=turn.state.version if turn.state is not None else None)
+
+
+def _turn() -> Optional[int]:
+    """The ``turn`` our action URLs carry (None when absent or not a number)."""
+    raw = request.args.get("turn", "")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
 def _time() -> float:
@@ -69,7 +75,7 @@ def incoming() -> Response:
         body = start_hook(flow, p)
         if body is not None:
             return xml(body)
-    turn = svc.driver.start(p.call_sid, p.caller, p.called, flow)
+    turn = svc.driver.start(p.call_sid, p.caller, p.called, flow, key=request_key())
     return xml(render_turn(turn))
 
 
@@ -79,7 +85,8 @@ def gathered() -> Response:
     """Keys from a ``<Gather>``."""
     p = VoiceParams.from_request(request)
     event = E.DigitsReceived(p.digits or "", at=_time()) if p.digits else E.NoInput(at=_time())
-    turn = services().driver.feed(p.call_sid, event, expect_node=request.args.get("node"))
+    turn = services().driver.feed(p.call_sid, event, expect_node=request.args.get("node"), turn=_turn(),
+                                  key=request_key())
     return xml(render_turn(turn))
 
 
@@ -88,7 +95,8 @@ def gathered() -> Response:
 def no_input() -> Response:
     """The ``<Redirect>`` after a ``<Gather>`` that timed out."""
     p = VoiceParams.from_request(request)
-    turn = services().driver.feed(p.call_sid, E.NoInput(at=_time()), expect_node=request.args.get("node"))
+    turn = services().driver.feed(p.call_sid, E.NoInput(at=_time()), expect_node=request.args.get("node"),
+                                  turn=_turn(), key=request_key())
     return xml(render_turn(turn))
 
 
@@ -104,17 +112,10 @@ def status() -> Response:
     return xml(str(twiml.VoiceResponse()))
 
 
-@bp.errorhandler(Exception)
-def on_error(exc: Exception) -> Any:
-    """Any failure inside a voice webhook still answers valid TwiML and reaches a person."""
-    if isinstance(exc, HTTPException):
-        return exc
-    log.exception("voice webhook failed: %s", type(exc).__name__)
-    queue, language = "general", "en-US"
-    try:
-        p = VoiceParams.from_request(request)
-        turn = services().driver.fallback(p.call_sid, p.caller, None, repr(exc))
-        return xml(render_turn(turn))
-    except Exception:
-        log.exception("fallback failed too")
-        return xml(twiml.apology(queue, language))
+def _fallback(exc: Exception) -> Response:
+    """The safety net: apologise and hand the caller to a person with what is known."""
+    p = VoiceParams.from_request()
+    return xml(render_turn(services().driver.fallback(p.call_sid, p.caller, None, repr(exc))))
+
+
+install_error_handler(bp, _fallback)
