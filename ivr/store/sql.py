@@ -181,8 +181,9 @@ class SqlStore:
             self.engine = make_engine(url, timeout)
             self._create_schema()
         except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"cannot open the {self.what}: {exc.__class__.__name__}: {_first_line(exc)}; "
-                                   f"{self._advice()}") from exc
+            error = StoreUnavailable if isinstance(exc, _UNAVAILABLE) else StoreError
+            raise error(f"cannot open the {self.what}: {exc.__class__.__name__}: {_first_line(exc)}; "
+                        f"{self._advice()}") from exc
         self._prepare_sql()
 
     def _safe_url(self) -> str:
@@ -251,9 +252,9 @@ class SqlStore:
     @contextmanager
     def _call(self, doing: str) -> Iterator[None]:
         """One store call: fail fast while the breaker is open; map driver errors to StoreError."""
-        self.breaker.check()
-        self._check_file()
         try:
+            self.breaker.check()
+            self._check_file()
             yield
         except StoreError:
             raise
