@@ -98,7 +98,7 @@ class RedisStore:
         if raw[2] is not None:
             state.version = int(raw[2])
         if raw[1]:
-            state.secrets = self.box.open(raw[1].decode())
+            state.secrets = self.box.open(raw[1] if isinstance(raw[1], str) else raw[1].decode())
         return state
 
     def save(self, state: CallState, events: Sequence[RecordEvent] = (),
@@ -123,10 +123,10 @@ class RedisStore:
             else:
                 args = [expected_version, "", state.version, body, sealed, STATE_TTL]
                 answer = self._cas(keys=[key], args=args)
-                if answer == b"absent":
+                if answer in (b"absent", "absent"):
                     args[1] = self.records.stored_version(state.call_id)
                     answer = self._cas(keys=[key], args=args)
-                if answer != b"ok":
+                if answer not in (b"ok", "ok"):  # bytes, or str with ?decode_responses=true
                     raise StoreConflict(f"call {state.call_id} was saved by another turn meanwhile (its stored "
                                         f"version is no longer {expected_version}); nothing was written: reload "
                                         f"the state and answer from it")

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional, Sequence
 from sqlalchemy import (JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
                         event, inspect, select)
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..engine.actions import RecordEvent
@@ -27,6 +27,7 @@ from ..engine.state import CallState
 from ..errors import StoreConflict, StoreError, StoreUnavailable
 from .crypto import SecretBox
 from .deadline import DEFAULT_TIMEOUT, Breaker
+from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,11 @@ def make_engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     SQLite waits at most ``timeout`` for a lock held by another connection.
     PostgreSQL (libpq drivers) bounds connecting (``connect_timeout``; libpq
     counts at least 2 s), each statement (``statement_timeout``, which also
-    ends lock waits), unacknowledged writes to a dead peer (``tcp_user_timeout``)
-    and idle pooled connections to a vanished host (TCP keepalives).  Waiting
-    for a pooled connection is bounded too.  Settings given in the URL win.
+    ends lock waits), unacknowledged writes to a dead peer (``tcp_user_timeout``),
+    idle pooled connections to a vanished host (TCP keepalives) and, client-side,
+    how long a connection may be held (:class:`~.watchdog.Watchdog`, for a server
+    that stopped answering on an open connection).  Waiting for a pooled
+    connection is bounded too.  Settings given in the URL win.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
@@ -94,7 +97,6 @@ def make_engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
 
         return engine
     u = make_url(url)
-    connect_args: dict[str, Any] = {}
     if u.get_driver_name() in ("psycopg", "psycopg2"):
         given = dict(u.query)
         ms = max(1, int(timeout * 1000))
@@ -107,8 +109,37 @@ def make_engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
         if "statement_timeout" not in options:
             connect_args["options"] = f"{options} -c statement_timeout={ms}".strip()
             u = u.difference_update_query(["options"])
-    return create_engine(u, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=timeout,
-                         connect_args=connect_args)
+    else:
+        return create_engine(u, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=timeout)
+    engine = create_engine(u, pool_size=10, max_overflow=20, pool_timeout=timeout, connect_args=connect_args)
+    _guard_checkouts(engine, Watchdog(timeout + 1.0, f"PostgreSQL at {u.render_as_string(hide_password=True)}"))
+    return engine
+
+
+def _guard_checkouts(engine: Engine, watchdog: Watchdog) -> None:
+    """Ping each connection taken from the pool and bound how long it is held (see :mod:`.watchdog`).
+
+    This is SQLAlchemy's ``pool_pre_ping`` done in a ``checkout`` event, so that
+    the ping itself runs under the watchdog's deadline: a connection to a server
+    that froze is cut, the pool tries a fresh one (bounded by ``connect_timeout``),
+    and the store call fails in seconds instead of never.
+    """
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, _record, _proxy):
+        watchdog.arm(dbapi_conn)
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except Exception as exc:
+            watchdog.disarm(dbapi_conn)
+            if watchdog.was_cut(dbapi_conn):  # the server froze: fail now, no second wait on a new connection
+                raise OperationalError("SELECT 1", None, exc) from exc
+            raise DisconnectionError(f"stale connection: {exc}") from exc  # e.g. the server restarted: reconnect
+
+    for name in ("checkin", "close", "close_detached", "invalidate"):
+        event.listen(engine, name, lambda dbapi_conn, *_: watchdog.disarm(dbapi_conn))
+    event.listen(engine, "engine_disposed", lambda _engine: watchdog.close())
 
 
 def _sqlite_path(url: str) -> Optional[Path]:
@@ -150,8 +181,9 @@ class SqlStore:
             self.engine = make_engine(url, timeout)
             self._create_schema()
         except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"cannot open the {self.what}: {exc.__class__.__name__}: {_first_line(exc)}; "
-                                   f"{self._advice()}") from exc
+            error = StoreUnavailable if isinstance(exc, _UNAVAILABLE) else StoreError
+            raise error(f"cannot open the {self.what}: {exc.__class__.__name__}: {_first_line(exc)}; "
+                        f"{self._advice()}") from exc
         self._prepare_sql()
 
     def _safe_url(self) -> str:
@@ -220,9 +252,9 @@ class SqlStore:
     @contextmanager
     def _call(self, doing: str) -> Iterator[None]:
         """One store call: fail fast while the breaker is open; map driver errors to StoreError."""
-        self.breaker.check()
-        self._check_file()
         try:
+            self.breaker.check()
+            self._check_file()
             yield
         except StoreError:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -12,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from ivr.engine import RecordEvent
 from ivr.engine.state import CallState
+from ivr.errors import StoreConflict
 from ivr.store import RedisStore, SecretBox, SqlStore
 
 PG_URL = os.environ.get("IVR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -109,3 +111,86 @@ def test_secrets_are_not_stored_in_clear(store, tmp_path: Path) -> None:
     for f in tmp_path.glob("*.sqlite3*"):
         assert b"9731864205318642" not in f.read_bytes()
     assert store.load_state("CA5").secrets == {"card": "9731864205318642"}
+
+
+# -- compare-and-set on the version: one call's turns are serialised in the store -----------------------
+
+def _turn(store, st: CallState, expected: int, node: str, at: float) -> None:
+    """Save ``st`` as the turn after version ``expected`` would: version + 1, one event."""
+    new = st.model_copy(update={"version": expected + 1, "node": node})
+    store.save(new, [RecordEvent("node_entered", node, at, {"by": node})], expected_version=expected)
+
+
+def test_versioned_saves_advance_the_stored_version(store) -> None:
+    st = state("CAV1")
+    _turn(store, st, 0, "main", 1.0)
+    assert store.load_state("CAV1").version == 1
+    _turn(store, store.load_state("CAV1"), 1, "cards", 2.0)
+    back = store.load_state("CAV1")
+    assert (back.version, back.node) == (2, "cards")
+    assert [e["node"] for e in store.events("CAV1")] == ["main", "cards"]
+
+
+def test_conflicting_save_raises_and_writes_neither_state_nor_events(store) -> None:
+    _turn(store, state("CAV2"), 0, "main", 1.0)
+    before_state, before_events = store.load_state("CAV2"), store.events("CAV2")
+    for stale in (0, 2, 7):  # a retried webhook's first attempt already saved; or a version from nowhere
+        with pytest.raises(StoreConflict, match="reload the state"):
+            _turn(store, state("CAV2"), stale, f"stale{stale}", 9.0)
+    assert store.load_state("CAV2") == before_state
+    assert store.events("CAV2") == before_events
+    assert store.context("CAV2")["path"] == before_state.path
+
+
+def test_expected_version_of_an_unknown_call_other_than_zero_conflicts(store) -> None:
+    with pytest.raises(StoreConflict):
+        _turn(store, state("CAV3"), 3, "main", 1.0)
+    assert store.load_state("CAV3") is None and store.events("CAV3") == []
+
+
+def test_unconditional_save_still_overwrites_and_sets_the_version(store) -> None:
+    _turn(store, state("CAV4"), 0, "main", 1.0)
+    store.save(state("CAV4", node="fallback", version=5))  # the driver's fallback transfer: no expectation
+    assert (store.load_state("CAV4").node, store.load_state("CAV4").version) == ("fallback", 5)
+    _turn(store, store.load_state("CAV4"), 5, "after", 2.0)
+    assert store.load_state("CAV4").version == 6
+
+
+def _race(store, call_id: str, expected: int, n: int = 8) -> tuple[list[str], list[BaseException]]:
+    """``n`` threads save the same call from the same version at once; returns winners' nodes and errors."""
+    barrier = threading.Barrier(n)
+    won: list[str] = []
+    lost: list[BaseException] = []
+
+    def one(i: int) -> None:
+        barrier.wait(timeout=10)
+        try:
+            _turn(store, state(call_id), expected, f"n{i}", float(i))
+            won.append(f"n{i}")
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+            lost.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return won, lost
+
+
+def test_concurrent_turns_from_one_version_exactly_one_applies(store) -> None:
+    _turn(store, state("CAV5"), 0, "main", 0.5)
+    won, lost = _race(store, "CAV5", expected=1)
+    assert len(won) == 1, (won, lost)
+    assert len(lost) == 7 and all(isinstance(e, StoreConflict) for e in lost), lost
+    back = store.load_state("CAV5")
+    assert (back.version, back.node) == (2, won[0])
+    assert [e["node"] for e in store.events("CAV5")] == ["main", won[0]]
+
+
+def test_concurrent_first_saves_of_a_new_call_exactly_one_applies(store) -> None:
+    won, lost = _race(store, "CAV6", expected=0)
+    assert len(won) == 1, (won, lost)
+    assert all(isinstance(e, StoreConflict) for e in lost) and len(lost) == 7, lost
+    assert store.load_state("CAV6").node == won[0]
+    assert [e["node"] for e in store.events("CAV6")] == won
