@@ -115,9 +115,15 @@ class Handoff:
     def link_secret(self) -> Optional[str]:
         return self.config.api_token or self.config.secret_key
 
-    def agent_url(self, call_id: str) -> str:
-        """The agent page of a call, signed, absolute when the public URL is known."""
-        path = agent_path(call_id, self.link_secret, self.clock(), self.settings.agent_link_ttl)
+    def agent_url(self, call_id: str, issued_at: Optional[float] = None) -> str:
+        """The agent page of a call, signed, absolute when the public URL is known.
+
+        Args:
+            issued_at: when the link's lifetime starts (the transfer's time, so the
+                same transfer always renders the same link); default now.
+        """
+        issued = self.clock() if issued_at is None else issued_at
+        path = agent_path(call_id, self.link_secret, issued, self.settings.agent_link_ttl)
         return (self.config.public_url or "") + path
 
     # -- events ---------------------------------------------------------------

@@ -91,8 +91,18 @@ def render_transfer(resp: Any, transfer: A.Transfer) -> None:
         from . import queue_speech
         if queue_speech.available():
             queue_speech.add_stream(resp, call_id)  # our recogniser hears "callback" while they wait
-    HT.render_target(resp, transfer, spec, agent_url=_h().agent_url(call_id) if call_id else None,
+    HT.render_target(resp, transfer, spec, agent_url=_h().agent_url(call_id, _transferred_at(transfer))
+                     if call_id else None,
                      workflow_sid=os.environ.get("IVR_TWILIO_WORKFLOW_SID"))
+
+
+def _transferred_at(transfer: A.Transfer) -> Optional[float]:
+    """The transfer's own time (from its context), so a retried webhook renders the same link."""
+    stamp = (transfer.context.get("timings") or {}).get("transferred_at")
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else None
+    except (AttributeError, ValueError):
+        return None
 
 
 # -- call lookups --------------------------------------------------------------
