@@ -104,6 +104,8 @@ class FlowSet:
             by_file: dict[str, LoadedFlow] = {}
             errors: dict[str, list[Problem]] = {}
             for path_s, _, _ in stamp:
+                if self._stop.is_set():  # closing: publish nothing half-done
+                    return old.errors
                 lf = self._load_one(path_s, old, errors)
                 if lf is None:
                     continue
