@@ -129,6 +129,11 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
                                     "a node does one thing: split it into two nodes joined by next:"))
             continue
         kind = kinds[0]
+        if node[kind] is None and kind != "hangup":  # "menu:" with nothing under it, or mis-indented fields
+            kline, kcol = node.key_pos[kind]
+            problems.append(Problem(file, kline, kcol, f"node '{node_id}': '{kind}' is empty; write its "
+                                    f"value after '{kind}:' or indent its fields under it"))
+            continue
         if kind in m.RESERVED_KINDS:
             kline, kcol = node.key_pos[kind]
             problems.append(Problem(file, kline, kcol, f"node '{node_id}': node kind '{kind}' is reserved "

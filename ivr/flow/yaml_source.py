@@ -7,7 +7,10 @@ position of every mapping key and value.  It is stricter than
 * aliases and anchors are refused (they make flows hard to read and allow
   "billion laughs" blow-ups);
 * duplicate keys are refused (YAML silently keeps the last one);
-* keys must be strings (``yes:``/``on:`` become booleans, ``010:`` becomes 8).
+* keys must be strings (``yes:``/``on:`` become booleans, ``010:`` becomes 8);
+* tags (``!!float``, ``!!python/object``) are refused: a flow holds plain values;
+* the limits of :mod:`ivr.flow.limits` (depth, entries, text length) hold
+  before anything is composed.
 """
 
 from __future__ import annotations
@@ -81,6 +84,11 @@ class _Loader(yaml.SafeLoader):
         if anchor is not None:
             raise _Refused(event.start_mark, f"YAML anchors (&{anchor}) are not allowed in flows; "
                            "write the value out in full")
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!":  # "!" is how a quoted scalar says "text"
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(event.start_mark, f"YAML tags ({tag}) are not allowed in flows; write the plain "
+                           "value (quote it to keep it as text)")
         self._count_entry(event)
         if isinstance(event, yaml.ScalarEvent) and len(event.value) > limits.MAX_TEXT_CHARS:
             raise _Refused(event.start_mark, f"a text of {len(event.value):,} characters; a flow text may have at "
