@@ -39,8 +39,8 @@ MAX_MENU_OPTIONS = 24
 five or fewer (``lint`` says so).  Phrase checks compare every option with
 every other one, so this bounds their cost too."""
 
-MAX_PHRASES = 50
-"""Most ``say:`` phrases of one menu option."""
+MAX_PHRASES = 20
+"""Most ``say:`` phrases of one menu option (the demo flows use at most five)."""
 
 MAX_TEXT_CHARS = 10_000
 """Longest single text (a prompt, a phrase, a key): about ten minutes of

@@ -167,7 +167,7 @@ def test_an_option_with_too_many_phrases_is_refused(tmp_path: Path) -> None:
     code, lines = validate(f)
     assert code == 1
     (line,) = lines
-    assert line.startswith(f"{f}:9:") and "option 1: 51 phrases; an option may have at most 50" in line
+    assert line.startswith(f"{f}:9:") and f"option 1: {limits.MAX_PHRASES + 1} phrases; an option may have at most {limits.MAX_PHRASES}" in line
 
 
 def test_an_overlong_text_is_refused(tmp_path: Path) -> None:
