@@ -70,6 +70,7 @@ class FlowSet:
             self._thread = threading.Thread(target=_watch, args=(weakref.ref(self), self._stop, check_interval),
                                             name=f"ivr-flow-reloader({self.directory})", daemon=True)
             self._thread.start()
+            weakref.finalize(self, self._stop.set)  # a set never closed still ends its thread when collected
 
     # -- reloading ---------------------------------------------------------
 
@@ -203,7 +204,7 @@ def _watch(ref: "weakref.ref[FlowSet]", stop: threading.Event, interval: float) 
     """The reloader thread: check every ``interval`` s until stopped or the FlowSet is gone.
 
     It holds the FlowSet only weakly between checks, so a set that was never
-    closed is still collected and its thread ends.
+    closed is still collected, which sets ``stop`` and ends the thread.
     """
     while not stop.wait(interval):
         flows = ref()

@@ -118,3 +118,17 @@ def test_closing_the_app_stops_its_reloader_thread(tmp_path: Path, flows_dir: Pa
     assert len(mine) == 1 and all(t.daemon for t in mine)
     app.extensions["ivr"].close()
     assert not any(t.is_alive() for t in mine)
+
+
+def test_a_flow_set_never_closed_ends_its_thread_when_collected(flows_dir: Path) -> None:
+    import gc
+
+    from ivr.flow import FlowSet
+
+    before = set(reloaders())
+    flows = FlowSet(flows_dir, check_interval=3600)  # the thread sleeps an hour between checks
+    (thread,) = set(reloaders()) - before
+    del flows
+    gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
