@@ -35,6 +35,7 @@ class Services:
     def close(self) -> None:
         while self.on_close:
             self.on_close.pop()()
+        self.flows.close()
         self.hooks.close()
         self.store.close()
 

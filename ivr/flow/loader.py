@@ -8,6 +8,7 @@ every problem found, each as ``file:line:col: message`` with a fix.
 from __future__ import annotations
 
 import difflib
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import FlowError, Problem
+from . import limits
 from . import model as m
 from .yaml_source import SourceList, SourceMap, YamlDocument, locate, locate_key, parse_yaml
 
@@ -101,6 +103,11 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
     nodes = data.get("nodes")
     if not isinstance(nodes, SourceMap):
         return problems
+    if len(nodes) > limits.MAX_NODES:
+        line, col = data.key_pos["nodes"]
+        return [Problem(file, line, col, f"the flow has {len(nodes)} nodes; a flow may have at most "
+                        f"{limits.MAX_NODES}: split it into several flows, each reached by its own number "
+                        "(numbers:) or entry point (?entry=NAME)")]
     for node_id, node in nodes.items():
         line, col = nodes.val_pos[node_id]
         if not isinstance(node, SourceMap):
@@ -122,6 +129,11 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
                                     "a node does one thing: split it into two nodes joined by next:"))
             continue
         kind = kinds[0]
+        if node[kind] is None and kind != "hangup":  # "menu:" with nothing under it, or mis-indented fields
+            kline, kcol = node.key_pos[kind]
+            problems.append(Problem(file, kline, kcol, f"node '{node_id}': '{kind}' is empty; write its "
+                                    f"value after '{kind}:' or indent its fields under it"))
+            continue
         if kind in m.RESERVED_KINDS:
             kline, kcol = node.key_pos[kind]
             problems.append(Problem(file, kline, kcol, f"node '{node_id}': node kind '{kind}' is reserved "
@@ -137,6 +149,7 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
             kline, kcol = spec.key_pos["next"]
             problems.append(Problem(file, kline, kcol, f"node '{node_id}': 'next' given twice; keep one"))
         if kind == "menu" and isinstance(spec, SourceMap) and isinstance(spec.get("options"), SourceList):
+            problems += _menu_size_problems(file, node_id, spec["options"])
             for i, opt in enumerate(spec["options"]):
                 if isinstance(opt, SourceMap) and "key" in opt:
                     kline, kcol = opt.val_pos["key"]
@@ -150,6 +163,22 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
                                                 f"be quoted: YAML reads {raw} as {type(value).__name__} {value!r} "
                                                 f"(010 becomes 8, yes becomes true); write key: \"{raw}\""))
     return problems
+
+
+def _menu_size_problems(file: str, node_id: str, options: SourceList) -> list[Problem]:
+    """Options and phrases beyond :mod:`~ivr.flow.limits` (phrase checks compare every pair)."""
+    out: list[Problem] = []
+    if len(options) > limits.MAX_MENU_OPTIONS:
+        line, col = options.item_pos[limits.MAX_MENU_OPTIONS]
+        out.append(Problem(file, line, col, f"node '{node_id}': {len(options)} options; a menu may have at most "
+                           f"{limits.MAX_MENU_OPTIONS} (callers remember about five): split it into sub-menus"))
+    for i, opt in enumerate(options):
+        phrases = opt.get("say") if isinstance(opt, SourceMap) else None
+        if isinstance(phrases, SourceList) and len(phrases) > limits.MAX_PHRASES:
+            line, col = phrases.item_pos[limits.MAX_PHRASES]
+            out.append(Problem(file, line, col, f"node '{node_id}' option {i + 1}: {len(phrases)} phrases; an option "
+                               f"may have at most {limits.MAX_PHRASES}: keep the words callers really say"))
+    return out
 
 
 def load_flow_text(text: str, file: str) -> LoadedFlow:
@@ -173,15 +202,39 @@ def load_flow_text(text: str, file: str) -> LoadedFlow:
 
 
 def load_flow(path: str | Path) -> LoadedFlow:
-    """Load and validate one flow file."""
+    """Load and validate one flow file.
+
+    The size is checked with ``stat`` before reading, and no more than
+    :data:`~ivr.flow.limits.MAX_FILE_BYTES` is ever read, so a 50 MB file, a
+    device or a FIFO dropped into ``flows/`` is refused at once.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise FlowError([Problem(str(path), 1, 1, "not a regular file (a directory, device or pipe); "
+                                     "a flow is a YAML text file: move it out of the flows directory")])
+        _check_size(str(path), st.st_size)
+        with p.open("rb") as fh:
+            raw = fh.read(limits.MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise FlowError([Problem(str(path), 1, 1, "no such file")]) from None
+    except OSError as exc:
+        raise FlowError([Problem(str(path), 1, 1, f"cannot read the file ({exc.strerror}); "
+                                 "check its permissions")]) from None
+    _check_size(str(path), len(raw))  # it grew between stat and read
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FlowError([Problem(str(path), 1, 1, f"not UTF-8 text ({exc.reason}); save the file as UTF-8")]) from None
     return load_flow_text(text, str(path))
+
+
+def _check_size(file: str, size: int) -> None:
+    if size > limits.MAX_FILE_BYTES:
+        raise FlowError([Problem(file, 1, 1, f"the file is {limits.human_size(size)}; a flow file may be at most "
+                                 f"{limits.human_size(limits.MAX_FILE_BYTES)} (real flows are a few KiB): "
+                                 "split it into several flows, one file each")])
 
 
 def flow_files(directory: str | Path) -> list[Path]:

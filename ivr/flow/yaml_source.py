@@ -7,7 +7,10 @@ position of every mapping key and value.  It is stricter than
 * aliases and anchors are refused (they make flows hard to read and allow
   "billion laughs" blow-ups);
 * duplicate keys are refused (YAML silently keeps the last one);
-* keys must be strings (``yes:``/``on:`` become booleans, ``010:`` becomes 8).
+* keys must be strings (``yes:``/``on:`` become booleans, ``010:`` becomes 8);
+* tags (``!!float``, ``!!python/object``) are refused: a flow holds plain values;
+* the limits of :mod:`ivr.flow.limits` (depth, entries, text length) hold
+  before anything is composed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import FlowError, Problem
+from . import limits
 
 Pos = tuple[int, int]
 
@@ -58,7 +62,17 @@ def _quoted(node: Node) -> bool:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases; construction is done by :func:`_build`."""
+    """SafeLoader that refuses aliases and enforces :mod:`~ivr.flow.limits` as events stream in.
+
+    Composing YAML recurses once per nesting level, so the depth, size and
+    text limits are checked on each event *before* it is composed: a file
+    nested 100,000 levels deep is refused at level 33, never with a
+    ``RecursionError``.  Construction is done by :func:`_build`.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._open: list[list] = []  # per open collection: [is_mapping, YAML nodes composed in it]
 
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
@@ -70,7 +84,38 @@ class _Loader(yaml.SafeLoader):
         if anchor is not None:
             raise _Refused(event.start_mark, f"YAML anchors (&{anchor}) are not allowed in flows; "
                            "write the value out in full")
-        return super().compose_node(parent, index)
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!":  # "!" is how a quoted scalar says "text"
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(event.start_mark, f"YAML tags ({tag}) are not allowed in flows; write the plain "
+                           "value (quote it to keep it as text)")
+        self._count_entry(event)
+        if isinstance(event, yaml.ScalarEvent) and len(event.value) > limits.MAX_TEXT_CHARS:
+            raise _Refused(event.start_mark, f"a text of {len(event.value):,} characters; a flow text may have at "
+                           f"most {limits.MAX_TEXT_CHARS:,}: shorten it or split it over several nodes")
+        if not isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            return super().compose_node(parent, index)
+        if len(self._open) >= limits.MAX_DEPTH:
+            raise _Refused(event.start_mark, f"YAML nested more than {limits.MAX_DEPTH} levels deep; a flow needs "
+                           "about 10: look for an unclosed [ or {, or flatten the structure")
+        self._open.append([isinstance(event, yaml.MappingStartEvent), 0])
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.pop()
+
+    def _count_entry(self, event: yaml.Event) -> None:
+        """One more node in the innermost open collection (a mapping counts keys and values)."""
+        if not self._open:
+            return
+        entry = self._open[-1]
+        entry[1] += 1
+        in_mapping = entry[0]
+        count = (entry[1] + 1) // 2 if in_mapping else entry[1]
+        if count > limits.MAX_ITEMS:
+            what = "mapping" if in_mapping else "list"
+            raise _Refused(event.start_mark, f"a {what} with more than {limits.MAX_ITEMS:,} entries; a flow needs "
+                           f"far fewer (at most {limits.MAX_NODES} nodes): split it into several flows")
 
 
 class _Refused(Exception):
@@ -90,7 +135,7 @@ def _build(node: Node, file: str, problems: list[Problem], constructor: yaml.Saf
                 problems.append(Problem(file, *_pos(key_node),
                                         "YAML merge keys (<<) are not allowed in flows; write the keys out"))
                 continue
-            key = constructor.construct_object(key_node, deep=True)
+            key = _construct(key_node, file, constructor)
             if not isinstance(key, str):
                 raw = key_node.value if isinstance(key_node, ScalarNode) else "?"
                 problems.append(Problem(
@@ -122,25 +167,33 @@ def _build(node: Node, file: str, problems: list[Problem], constructor: yaml.Saf
             seq.item_pos.append(_pos(item))
             seq.quoted.append(_quoted(item))
         return seq
-    return constructor.construct_object(node, deep=True)
+    return _construct(node, file, constructor)
 
 
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse one YAML document with positions, or raise FlowError listing every problem."""
-    loader = _Loader(text)
+    if len(text) > limits.MAX_FILE_BYTES:
+        raise FlowError([Problem(file, 1, 1, f"the flow text is {limits.human_size(len(text))}; a flow file may be "
+                                 f"at most {limits.human_size(limits.MAX_FILE_BYTES)}: split it into several flows")])
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # raised by the reader's first look at the text
+        raise FlowError([_reader_problem(text, file, exc)]) from None
     try:
         try:
             root = loader.get_single_node()
         except _Refused as exc:
-            raise FlowError([Problem(file, exc.mark.line + 1, exc.mark.column + 1, exc.message)])
+            raise FlowError([Problem(file, exc.mark.line + 1, exc.mark.column + 1, exc.message)]) from None
+        except yaml.reader.ReaderError as exc:
+            raise FlowError([_reader_problem(text, file, exc)]) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             msg = f"YAML syntax error: {exc.problem or exc.context}"
             hint = _syntax_hint(exc)
-            raise FlowError([Problem(file, line, col, msg + (f"; {hint}" if hint else ""))])
+            raise FlowError([Problem(file, line, col, msg + (f"; {hint}" if hint else ""))]) from None
         except yaml.YAMLError as exc:
-            raise FlowError([Problem(file, 1, 1, f"YAML error: {exc}")])
+            raise FlowError([Problem(file, 1, 1, f"YAML error: {exc}")]) from None
         if root is None:
             raise FlowError([Problem(file, 1, 1, "the file is empty; a flow needs at least "
                                      "'flow:', 'start:' and 'nodes:'")])
@@ -150,12 +203,32 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         except yaml.constructor.ConstructorError as exc:
             mark = exc.problem_mark
             raise FlowError([Problem(file, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1,
-                                     f"YAML error: {exc.problem}")])
+                                     f"YAML error: {exc.problem}")]) from None
         if problems:
             raise FlowError(problems)
         return YamlDocument(file, data)
     finally:
         loader.dispose()
+
+
+def _reader_problem(text: str, file: str, exc: yaml.reader.ReaderError) -> Problem:
+    """A character YAML refuses (NUL, U+FFFF...), at its line and column."""
+    before = text[:exc.position]
+    line = before.count("\n") + 1
+    col = exc.position - (before.rfind("\n") + 1) + 1
+    char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return Problem(file, line, col, f"the character U+{ord(char):04X} is not allowed in YAML; delete it "
+                   "(the file may be binary or saved in the wrong encoding: save it as UTF-8 text)")
+
+
+def _construct(node: Node, file: str, constructor: yaml.SafeLoader) -> Any:
+    """A scalar's value; a value YAML matches but cannot build (2026-13-45, a 5,000-digit number) is a problem."""
+    try:
+        return constructor.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"cannot read {node.value[:40]!r} as {node.tag.rsplit(':', 1)[-1]} "
+            f"({str(exc).split(';')[0]}); quote it to keep it as text", node.start_mark) from None
 
 
 def _syntax_hint(exc: yaml.MarkedYAMLError) -> str:
