@@ -145,3 +145,41 @@ def test_default_serve_holds_60_streams_while_health_and_webhooks_answer(server:
     assert answer.ok and ET.fromstring(answer.text).find("./Connect/Stream") is not None
     assert webhook_s < HEALTH_LIMIT_S
     assert max(health) < HEALTH_LIMIT_S, [round(h, 2) for h in health]
+
+
+@pytest.mark.parametrize("args,capacity,warns", [
+    ([], "1 worker(s) x 112 threads, for 80 streamed calls", False),
+    (["--workers", "2", "--streams", "100"], "2 worker(s) x 82 threads, for 100 streamed calls", False),
+    (["--threads", "32"], "1 worker(s) x 32 threads, for 80 streamed calls", True),
+])
+def test_serve_sizes_threads_for_its_streams_and_warns_when_webhooks_would_wait(
+        tmp_path: Path, args: list[str], capacity: str, warns: bool) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    env.update(IVR_DEV="1", IVR_INSTANCE_DIR=str(tmp_path / "inst"), IVR_FLOWS_DIR=str(root / "flows"),
+               IVR_SECRET_KEY="sizing")
+    proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve", "--port", str(port), *args], cwd=root,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=15)[0]
+    assert f"capacity: {capacity}" in out, out
+    assert ("warning: --threads 32 leaves 0 threads per worker for webhooks once 80 streamed calls are open"
+            in out) is warns, out
+    if warns:
+        assert "use --threads 112 or lower --streams" in out
