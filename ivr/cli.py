@@ -48,10 +48,15 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-@click.option("--threads", default=32, show_default=True, type=int, help="Threads per worker.")
-def serve(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--streams", default=None, type=click.IntRange(min=0),
+              help="Concurrent streamed (speech) calls to hold, all workers together  [default: 80].")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="Threads per worker  [default: streams per worker + 32; each open stream holds one].")
+def serve(host: str, port: int, workers: int, streams: Optional[int], threads: Optional[int]) -> None:
     """Run the IVR server (gunicorn, threaded; websockets included)."""
+    from .server import DEFAULT_STREAMS, MIN_WEBHOOK_THREADS, spare_threads, threads_for
+
     config = Config.from_env()
     try:
         config.check_for_server()
@@ -65,10 +70,18 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     if not (config.secret_key or config.auth_token) and workers > 1:
         _echo_err("warning: with several workers set IVR_SECRET_KEY (or TWILIO_AUTH_TOKEN): sensitive values "
                   "held between turns are encrypted with it, and each worker would otherwise pick its own key")
+    streams = DEFAULT_STREAMS if streams is None else streams
+    threads = threads or threads_for(streams, workers)
+    if spare_threads(threads, streams, workers) < MIN_WEBHOOK_THREADS:
+        _echo_err(f"warning: --threads {threads} leaves {max(0, spare_threads(threads, streams, workers))} "
+                  f"threads per worker for webhooks once {streams} streamed calls are open: each stream holds "
+                  f"a thread, so webhooks and new streams would wait; use --threads "
+                  f"{threads_for(streams, workers)} or lower --streams")
     click.echo(f"IVR serving flows {', '.join(app.extensions['ivr'].flows.ids) or '(none)'} "
                f"on http://{host}:{port}/ (POST /voice)", err=True)
     click.echo(speech, err=True)
-    run_server(app, host, port, workers=workers, threads=threads)
+    click.echo(f"capacity: {workers} worker(s) x {threads} threads, for {streams} streamed calls", err=True)
+    run_server(app, host, port, workers=workers, threads=threads, streams=streams)
 
 
 def _speech_summary(config: Config) -> str:

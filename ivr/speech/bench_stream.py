@@ -103,15 +103,17 @@ def _free_port() -> int:
 class Server:
     """``python -m ivr serve`` in a subprocess (media streams on, dev mode)."""
 
-    def __init__(self, tmp: Path, workers: int = 1, threads: int = 256) -> None:
+    def __init__(self, tmp: Path, workers: int = 1, threads: Optional[int] = None) -> None:
+        """Start it; ``threads=None`` keeps ``serve``'s own sizing, so the figures hold for the default."""
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
         root = Path(__file__).resolve().parents[2]
         env.update(IVR_DEV="1", IVR_INSTANCE_DIR=str(tmp / "inst"), IVR_AUDIO_DIR=str(tmp / "audio"),
                    IVR_FLOWS_DIR=str(root / "flows"), IVR_SECRET_KEY="bench", IVR_MEDIA_STREAMS="1")
+        sizing = ["--threads", str(threads)] if threads else []
         self.proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve", "--port", str(self.port),
-                                      "--workers", str(workers), "--threads", str(threads)],
+                                      "--workers", str(workers), *sizing],
                                      cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import requests
         deadline = time.monotonic() + 60

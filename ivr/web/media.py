@@ -501,6 +501,7 @@ def media_socket(ws: Any) -> None:
     rt = _rt()
     config = rt.services.config
     start: Optional[MS.Start] = None
+    reader = MS.FrameReader("media stream", log)
     deadline = time.monotonic() + START_TIMEOUT_S
     while start is None:
         text = ws.receive(timeout=max(0.01, deadline - time.monotonic()))
@@ -508,10 +509,10 @@ def media_socket(ws: Any) -> None:
             log.warning("media stream sent no start within %.0f s; closing", START_TIMEOUT_S)
             return
         try:
-            msg = MS.parse_message(text)
+            msg = reader.read(text)
         except MS.ProtocolError as exc:
-            log.warning("media stream: %s", exc)
-            continue
+            ws.close(reason=exc.close_code, message=exc.close_reason)
+            return
         if isinstance(msg, MS.Start):
             start = msg
         elif isinstance(msg, MS.Stop):
@@ -530,10 +531,12 @@ def media_socket(ws: Any) -> None:
         listen_in_queue(ws, rt, call_id)  # a waiting caller's one-way stream: leave phrases only
         return
     session = MediaSession(rt, call_id, start.stream_sid, ws.send)
+    reader.label = f"call {call_id}"
     with rt._lock:
         rt.active += 1
         rt.total += 1
     how = "closed"
+    fatal: Optional[MS.ProtocolError] = None
     try:
         session.begin()
         while not session.close_requested:
@@ -549,10 +552,11 @@ def media_socket(ws: Any) -> None:
                 session.tick()
                 continue
             try:
-                msg = MS.parse_message(text)
+                msg = reader.read(text)
             except MS.ProtocolError as exc:
-                log.warning("call %s: %s", call_id, exc)
-                continue
+                fatal = exc
+                how = "drop"
+                break
             if isinstance(msg, MS.Media):
                 if msg.track in ("inbound", "inbound_track"):
                     session.on_media(msg.payload)
@@ -570,10 +574,14 @@ def media_socket(ws: Any) -> None:
         how = "drop"
     finally:
         session.teardown(how)
+        reader.finish()
         with rt._lock:
             rt.active -= 1
     try:
-        ws.close()
+        if fatal is not None:
+            ws.close(reason=fatal.close_code, message=fatal.close_reason)
+        else:
+            ws.close()
     except Exception:  # noqa: BLE001
         pass
 
@@ -668,6 +676,8 @@ def install(app: Flask) -> MediaRuntime:
     from flask_sock import Sock
 
     rt = MediaRuntime(app)
+    # The transport refuses oversized frames (1009) before they are buffered; parse_message checks again.
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"max_message_size": MS.MAX_MESSAGE_CHARS})
     app.extensions["ivr.media"] = rt
     app.extensions["ivr.voice_tap"] = rt.tap
     sock = Sock(app)

@@ -169,6 +169,7 @@ class QueueListener:
 def listen_in_queue(ws: Any, rt: Any, call_id: str) -> None:
     """The ``/media`` loop of a ``purpose=queue`` stream (token already verified)."""
     listener = QueueListener(rt, call_id)
+    reader = MS.FrameReader(f"call {call_id} queue stream", log)
     checked = time.monotonic()
     try:
         while not listener.done:
@@ -185,10 +186,10 @@ def listen_in_queue(ws: Any, rt: Any, call_id: str) -> None:
                     break
                 continue
             try:
-                msg = MS.parse_message(text)
+                msg = reader.read(text)
             except MS.ProtocolError as exc:
-                log.warning("call %s queue stream: %s", call_id, exc)
-                continue
+                ws.close(reason=exc.close_code, message=exc.close_reason)
+                break
             if isinstance(msg, MS.Media):
                 if msg.track in ("inbound", "inbound_track"):
                     listener.on_media(msg.payload)
@@ -196,6 +197,7 @@ def listen_in_queue(ws: Any, rt: Any, call_id: str) -> None:
                 break
     except Exception:  # noqa: BLE001 - keys still work in the wait loop
         log.exception("call %s: queue listener failed", call_id)
+    reader.finish()
     try:
         ws.close()
     except Exception:  # noqa: BLE001

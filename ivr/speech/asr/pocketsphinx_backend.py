@@ -142,6 +142,7 @@ class PocketSphinxRecognizer:
         self._lock = threading.Lock()
         self._idle: dict[tuple, list[Any]] = defaultdict(list)
         self._lm_files: dict[tuple, str] = {}
+        self._dict_files: dict[tuple, str] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="ivr-ps-")
 
     # -- public -----------------------------------------------------------
@@ -185,8 +186,13 @@ class PocketSphinxRecognizer:
 
     def _build(self, key: tuple, grammar: Grammar | None) -> Any:
         ps = self._ps
+        # A grammar decoder gets a dictionary of its own words only: pocketsphinx builds its
+        # search tree over the whole dictionary while holding the GIL, which took 1-3 s with
+        # the 134,000-word cmudict and froze every call and webhook of the process meanwhile.
+        # The language model limits what can be heard to its own words either way.
+        full = self._model_dir / "cmudict-en-us.dict"
         config = ps.Config(hmm=str(self._hmm),
-                           dict=str(self._model_dir / "cmudict-en-us.dict"),
+                           dict=str(full) if grammar is None else self._dict_file(key, grammar),
                            lm=None, loglevel="FATAL", bestpath=False)
         decoder = ps.Decoder(config)
         if grammar is None:
@@ -228,6 +234,21 @@ class PocketSphinxRecognizer:
             lm.write(fh)
         with self._lock:
             self._lm_files[key] = path
+        return path
+
+    def _dict_file(self, key: tuple, grammar: Grammar) -> str:
+        """A pronunciation dictionary of the grammar's and its language model's words, written once."""
+        with self._lock:
+            path = self._dict_files.get(key)
+            if path:
+                return path
+        vocabulary = {w for line in self._corpus(grammar) for w in line.split()} | set(grammar.words())
+        entries = dictionary_entries(self._model_dir / "cmudict-en-us.dict")
+        path = str(Path(self._tmp.name) / f"g{abs(hash(key))}.dict")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.writelines(line for w in sorted(vocabulary) for line in entries.get(w, ()))
+        with self._lock:
+            self._dict_files[key] = path
         return path
 
     def _corpus(self, grammar: Grammar) -> list[str]:
@@ -344,6 +365,17 @@ class PocketSphinxSession:
         if score < t.min_frame_score:
             return Hypothesis("", conf, "pocketsphinx", raw)
         return Hypothesis(text, conf, "pocketsphinx", raw)
+
+
+@lru_cache(maxsize=2)
+def dictionary_entries(path: Path) -> dict[str, tuple[str, ...]]:
+    """A pronunciation dictionary's lines by word (alternates like ``read(2)`` under ``read``), read once."""
+    entries: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            entries.setdefault(line.split(" ", 1)[0].split("(")[0], []).append(
+                line if line.endswith("\n") else line + "\n")
+    return {w: tuple(lines) for w, lines in entries.items()}
 
 
 @lru_cache(maxsize=4)
