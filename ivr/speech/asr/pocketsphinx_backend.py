@@ -10,8 +10,13 @@ filler words and is reported as no match. A second gate checks the acoustic
 fit of the winning words (log-likelihood per frame relative to the best
 senone), which rejects noise that happens to decode to a short phrase.
 
-Decoders are expensive to build (the acoustic model loads each time) and
-not thread-safe, so they are pooled per grammar and reused.
+Decoders are not thread-safe, so they are pooled per grammar and reused.
+Each grammar's decoder gets a pronunciation dictionary of only the words its
+language model can produce: with the full 130k-word CMU dictionary, adding
+the language model took 3-6 s per decoder (the search is initialised over
+every dictionary word), inside C code that holds the GIL, so one build froze
+every call of the process. With the small dictionary a build takes ~20 ms
+and the decoded results are the same.
 
 Two front-end details matter a lot on phone audio (measured with
 ``python -m ivr.speech.bench``):
@@ -142,6 +147,7 @@ class PocketSphinxRecognizer:
         self._lock = threading.Lock()
         self._idle: dict[tuple, list[Any]] = defaultdict(list)
         self._lm_files: dict[tuple, str] = {}
+        self._dict_files: dict[tuple, str] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="ivr-ps-")
 
     # -- public -----------------------------------------------------------
@@ -185,9 +191,8 @@ class PocketSphinxRecognizer:
 
     def _build(self, key: tuple, grammar: Grammar | None) -> Any:
         ps = self._ps
-        config = ps.Config(hmm=str(self._hmm),
-                           dict=str(self._model_dir / "cmudict-en-us.dict"),
-                           lm=None, loglevel="FATAL", bestpath=False)
+        dictionary = str(self._model_dir / "cmudict-en-us.dict") if grammar is None else self._dict_file(key, grammar)
+        config = ps.Config(hmm=str(self._hmm), dict=dictionary, lm=None, loglevel="FATAL", bestpath=False)
         decoder = ps.Decoder(config)
         if grammar is None:
             decoder.add_lm_file("free", str(self._model_dir / "en-us.lm.bin"))
@@ -212,6 +217,27 @@ class PocketSphinxRecognizer:
         for i, phrase in enumerate(compounds):
             phones = " ".join(decoder.lookup_word(w) for w in phrase.split())
             decoder.add_word(phrase.replace(" ", "_"), phones, i == len(compounds) - 1)
+
+    def _dict_file(self, key: tuple, grammar: Grammar) -> str:
+        """A pronunciation dictionary with only the words ``grammar``'s language model holds.
+
+        Why: the decoder initialises its search over every dictionary word, which
+        with the full dictionary costs seconds per decoder (see the module notes).
+        """
+        with self._lock:
+            path = self._dict_files.get(key)
+            if path:
+                return path
+        words = {w for line in self._corpus(grammar) for w in line.split() if "_" not in w}
+        words |= set(grammar.words())
+        prons = dictionary_entries(self._model_dir / "cmudict-en-us.dict")
+        lines = [line for w in sorted(words) for line in prons.get(w, ())]
+        path = str(Path(self._tmp.name) / f"g{abs(hash(key))}.dict")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.writelines(lines)
+        with self._lock:
+            self._dict_files[key] = path
+        return path
 
     def _lm_file(self, key: tuple, grammar: Grammar) -> str:
         with self._lock:
@@ -351,6 +377,17 @@ def dictionary_words(path: Path) -> frozenset[str]:
     """The words a pronunciation dictionary knows (alternates like ``read(2)`` folded in), read once."""
     with open(path, encoding="utf-8") as fh:
         return frozenset(line.split(" ", 1)[0].split("(")[0] for line in fh)
+
+
+@lru_cache(maxsize=4)
+def dictionary_entries(path: Path) -> dict[str, tuple[str, ...]]:
+    """Each word's dictionary lines (alternates like ``read(2)`` under ``read``), read once per process."""
+    entries: dict[str, list[str]] = defaultdict(list)
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                entries[line.split(" ", 1)[0].split("(")[0]].append(line if line.endswith("\n") else line + "\n")
+    return {w: tuple(v) for w, v in entries.items()}
 
 
 def add_noise_floor(pcm16: bytes, dbfs: float | None, rng: np.random.Generator) -> bytes:
