@@ -71,6 +71,9 @@ sell wait wrong sorry hear hey sure maybe never always
 """Everyday words that compete with the grammar as an out-of-grammar model."""
 
 
+_BUILD_LOCK = threading.Lock()
+"""Serialises decoder builds process-wide (each takes ~20 ms with the per-grammar dictionary)."""
+
 _DIGIT_SOUNDALIKES = frozenset(
     "want to for won't free tree ate eight sex fine nice no oh so then when on an was".split())
 
@@ -190,6 +193,12 @@ class PocketSphinxRecognizer:
             self._idle[key].append(decoder)
 
     def _build(self, key: tuple, grammar: Grammar | None) -> Any:
+        # pocketsphinx is not safe to build decoders in concurrently (shared logging and model
+        # loading state); one lock for the whole process, whichever app or runtime asks.
+        with _BUILD_LOCK:
+            return self._build_locked(key, grammar)
+
+    def _build_locked(self, key: tuple, grammar: Grammar | None) -> Any:
         ps = self._ps
         dictionary = str(self._model_dir / "cmudict-en-us.dict") if grammar is None else self._dict_file(key, grammar)
         config = ps.Config(hmm=str(self._hmm), dict=dictionary, lm=None, loglevel="FATAL", bestpath=False)
