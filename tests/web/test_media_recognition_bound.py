@@ -97,14 +97,15 @@ def test_a_stuck_recogniser_is_a_no_match_and_the_no_input_timer_runs_again(voic
 
 
 def test_a_key_pressed_during_recognition_acts_after_the_spoken_answer(voicefirst: Live) -> None:
-    wrap(voicefirst, delay=0.8)
+    wrap(voicefirst, delay=1.5)
+    voicefirst.app.extensions["ivr.media"].recognition_timeout_s = 10.0   # slow, not stuck
     sid = "CA" + "d" * 32
     params = start_call(voicefirst, sid, flow="voicefirst")
     with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
         c.connect(params)
         assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
         c.send_pcm(speak("lost card"))
-        c.send_silence(700)                               # the end-of-speech silence: recognition is now running
+        c.send_silence(1000)                              # past the end-of-speech silence: recognition is running
         c.send_dtmf("1")                                  # in "cards" this blocks the card; in "main" it is balance
         c.speed = 0
         assert until(c, lambda: c.closed, 20)
