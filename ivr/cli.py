@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -81,7 +82,31 @@ def serve(host: str, port: int, workers: int, streams: Optional[int], threads: O
                f"on http://{host}:{port}/ (POST /voice)", err=True)
     click.echo(speech, err=True)
     click.echo(f"capacity: {workers} worker(s) x {threads} threads, for {streams} streamed calls", err=True)
+    _wait_speech_ready(app)
     run_server(app, host, port, workers=workers, threads=threads, streams=streams)
+
+
+SPEECH_READY_WAIT_S = 120.0
+
+
+def _wait_speech_ready(app: Any) -> None:
+    """Warm the recogniser before serving, and say so; workers fork from the warmed process.
+
+    A call that arrives before warm-up ends would still be answered (decoders
+    are built on demand), only slower; waiting here keeps the first caller of
+    a deploy from paying for it.
+    """
+    rt = app.extensions.get("ivr.media")
+    if rt is None or app.extensions.get("ivr.start_call") is None:
+        return
+    t0 = time.perf_counter()
+    if rt.wait_ready(SPEECH_READY_WAIT_S):
+        state = rt.readiness()
+        click.echo(f"speech ready: {state['grammars_warm']} grammars warm in {time.perf_counter() - t0:.1f} s"
+                   + (f" (warm-up error: {state['error']})" if state["error"] else ""), err=True)
+    else:
+        click.echo(f"warning: speech warm-up not done after {SPEECH_READY_WAIT_S:.0f} s; serving anyway "
+                   "(early calls build recognisers on demand)", err=True)
 
 
 def _speech_summary(config: Config) -> str:

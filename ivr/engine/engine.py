@@ -246,6 +246,26 @@ def _listen(t: _Turn, node: Node, spec: Menu | Ask, mode: Optional[str] = None) 
         sensitive=isinstance(spec, Ask) and spec.sensitive))
 
 
+def listens(flow: Flow) -> tuple[A.Listen, ...]:
+    """Every Listen the flow's menu and ask nodes can open, as the engine would emit them.
+
+    Why: a transport warms its recognisers at start-up (and after a hot reload)
+    from exactly the grammars calls will use, without running a call. Includes
+    the yes/no confirmation a menu may ask. Pure: no IO.
+    """
+    out: list[A.Listen] = []
+    for node_id, node in flow.nodes.items():
+        spec = node.menu if node.menu is not None else node.ask
+        if spec is None:
+            continue
+        modes: tuple[Optional[str], ...] = (None, "yesno") if isinstance(spec, Menu) else (None,)
+        for mode in modes:
+            t = _Turn(flow, CallState(call_id="warm-up", flow=flow.flow, node=node_id), 0.0)
+            _listen(t, node, spec, mode=mode)
+            out.extend(a for a in t.actions if isinstance(a, A.Listen))
+    return tuple(out)
+
+
 def _prompt(t: _Turn, node: Node, spec: Menu | Ask, part: str) -> None:
     barge = t.flow.settings.barge_in if spec.barge_in is None else spec.barge_in
     nid = t.state.node or ""

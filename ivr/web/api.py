@@ -75,7 +75,16 @@ def svc():
 
 @bp.get("/health")
 def health() -> Any:
-    return jsonify(status="ok", flows=svc().flows.ids)
+    """Liveness plus readiness: ``ready`` is false until speech calls can be answered at full speed.
+
+    ``speech`` is the media runtime's warm-up state (recogniser loaded,
+    grammars warm); a load balancer can hold traffic until ``ready``. Calls
+    that arrive earlier are still answered, only slower.
+    """
+    media = current_app.extensions.get("ivr.media")
+    speech = media.readiness() if media is not None and current_app.extensions.get("ivr.start_call") else None
+    return jsonify(status="ok", flows=svc().flows.ids,
+                   ready=True if speech is None else bool(speech["ready"]), speech=speech)
 
 
 @bp.get("/flows")

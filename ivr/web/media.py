@@ -34,6 +34,8 @@ import collections
 import hashlib
 import hmac
 import logging
+import os
+import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +70,11 @@ END_MARK_GRACE_S = 5.0
 START_TIMEOUT_S = 10.0
 MAX_RECONNECTS = 2
 CONNECT_ACTION = "/voice/connect"
+RECOGNITION_TIMEOUT_S = 3.0
+"""Wall-clock bound from end of speech to the recogniser's answer; past it the turn is a no-match.
+
+A recognition normally takes tens of milliseconds; this only bounds a stuck or
+starved recogniser, so the caller hears a re-prompt instead of dead air."""
 
 
 # -- tokens and TwiML ---------------------------------------------------------
@@ -119,7 +126,13 @@ def _media_extra(state: Any) -> dict[str, Any]:
 # -- the per-process runtime --------------------------------------------------
 
 class MediaRuntime:
-    """What all streams of an app share: the recogniser, a worker pool, prompt audio, the tap, stats."""
+    """What all streams of an app share: the recogniser, a worker pool, prompt audio, the tap, stats.
+
+    Recognition runs in ``pool``; warming (building decoders ahead of calls)
+    runs in one separate background thread, so a caller's utterance never
+    queues behind warm-up work. :meth:`start_warmup` warms every grammar of
+    every speech flow at start-up; :meth:`readiness` reports how far it got.
+    """
 
     def __init__(self, app: Flask, workers: int = 4) -> None:
         self.services = app.extensions["ivr"]
@@ -133,7 +146,18 @@ class MediaRuntime:
         self._recognizer: Any = None
         self._lock = threading.Lock()
         self._warmed: set[Any] = set()
+        self._warmed_flows: dict[str, Flow] = {}
         self._languages: dict[str, bool] = {}
+        self.recognition_timeout_s = float(
+            self.services.config.extra.get("recognition_timeout_s", RECOGNITION_TIMEOUT_S))
+        self.ready = threading.Event()
+        """Set once the recogniser is loaded and the grammars known at start-up are warm."""
+        self.warm_error: Optional[str] = None
+        self.grammars_warm = 0
+        self._warm_jobs: "queue.Queue[Optional[Callable[[], None]]]" = queue.Queue()
+        self._warm_thread: Optional[threading.Thread] = None
+        self._warm_pid = 0
+        self.timeouts = 0
         self.reply_ms: collections.deque[float] = collections.deque(maxlen=20_000)
         self.active = 0
         self.total = 0
@@ -176,18 +200,95 @@ class MediaRuntime:
         return ok
 
     def warm(self, pipe: ListenPipeline) -> None:
-        """Build the grammar's decoders in the pool while the prompt plays (once per grammar).
+        """Have one decoder per pool worker built for the pipe's grammar, in the background (once per grammar).
 
-        One decoder per pool worker: under load every worker recognises at
-        once, and building a decoder on demand costs a caller more than a second.
+        Never in the recognition pool and never waited for: a caller who
+        answers first builds their own decoder, which takes ~20 ms.
         """
         key = pipe.grammar.key if pipe.grammar is not None else None
         with self._lock:
             if key in self._warmed:
                 return
             self._warmed.add(key)
-        self.pool.submit(_quietly, lambda: pipe.warm(1))             # the first caller's decoder, soon
-        self.pool.submit(_quietly, lambda: pipe.warm(self.workers))  # then one per worker
+        self._submit_warm(lambda: self._warm_pipe(pipe))
+
+    def _warm_pipe(self, pipe: ListenPipeline) -> None:
+        pipe.warm(self.workers)
+        with self._lock:
+            self.grammars_warm += 1
+
+    def warm_flow(self, flow: Flow) -> None:
+        """Queue the grammars of ``flow``'s listens for warming (new or hot-reloaded flows)."""
+        if not flow.settings.speech:
+            return
+        with self._lock:
+            if self._warmed_flows.get(flow.flow) is flow:
+                return
+            self._warmed_flows[flow.flow] = flow
+        from ..engine.engine import listens
+        for listen in listens(flow):
+            if listen.speech:
+                self.warm(ListenPipeline(listen, self.recognizer, flow.language or "en-US",
+                                         start_lock=self.start_lock))
+
+    def start_warmup(self) -> None:
+        """Load the recogniser and warm every speech flow's grammars, off the request path.
+
+        Idempotent per process: a forked server worker whose copy of the warm-up
+        thread is gone starts its own. ``ready`` is set when the grammars known
+        now are warm (or warming failed: calls then build decoders on demand).
+        """
+        with self._lock:
+            if self._warm_pid == os.getpid():
+                return
+            self._warm_pid = os.getpid()
+            self._warm_jobs = queue.Queue()
+            self._warm_thread = threading.Thread(target=self._warm_loop, name="ivr-asr-warm", daemon=True)
+            self._warm_thread.start()
+        self._submit_warm(self._warm_all)
+
+    def _warm_all(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            flows = [f for f in (self.services.flows.get(i) for i in self.services.flows.ids)
+                     if f is not None and f.settings.speech]
+            for flow in flows:
+                if self.hears(flow.language or "en-US"):
+                    self.warm_flow(flow)
+        except Exception as exc:  # noqa: BLE001 - calls still work, building decoders on demand
+            self.warm_error = repr(exc)
+            log.exception("speech warm-up failed; decoders will be built on demand")
+        # Runs after the per-grammar jobs queued above: the queue is first in, first out.
+        self._submit_warm(lambda: self._warm_done(t0))
+
+    def _warm_done(self, t0: float) -> None:
+        self.ready.set()
+        log.info("speech ready: %d grammars warm in %.1f s", self.grammars_warm, time.perf_counter() - t0)
+
+    def _submit_warm(self, job: Callable[[], None]) -> None:
+        if self._warm_pid != os.getpid():  # not started yet, or this is a forked worker
+            self.start_warmup()
+        self._warm_jobs.put(job)
+
+    def _warm_loop(self) -> None:
+        jobs = self._warm_jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            _quietly(job)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until warm-up finished (for ``serve``, before forking workers); False on timeout."""
+        self.start_warmup()
+        return self.ready.wait(timeout)
+
+    def readiness(self) -> dict[str, Any]:
+        """What ``GET /api/health`` reports under ``speech``."""
+        rec = self._recognizer
+        return {"ready": self.ready.is_set(), "backend": getattr(rec, "name", None),
+                "model": getattr(rec, "model", None), "grammars_warm": self.grammars_warm,
+                "error": self.warm_error}
 
     def frames(self, play: A.Play) -> list[bytes]:
         """Prompt audio as 20 ms mu-law frames: the prompt layer's, else synthesised on the spot."""
@@ -209,6 +310,7 @@ class MediaRuntime:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self._warm_jobs.put(None)
 
 
 def _quietly(fn: Callable[[], Any]) -> None:
@@ -255,6 +357,9 @@ class MediaSession:
         self.digits = ""
         self.last_key_frame = 0
         self.recognizing = False
+        self.recognize_deadline: Optional[float] = None
+        self.held_keys: list[str] = []
+        """Keys pressed while an utterance is being recognised: delivered, in order, after its event."""
         self.end_frames: Optional[int] = None
         self.end_wall: Optional[float] = None
         self.reply_from: Optional[float] = None
@@ -318,6 +423,7 @@ class MediaSession:
         self.timer_start = None
         self.digits = ""
         self.recognizing = False
+        self.recognize_deadline = None
         n = self.turn_no
         if isinstance(end, A.Listen):
             split = len(plays)
@@ -376,7 +482,10 @@ class MediaSession:
                     self.close_requested = True
                 return
             listen = self.listen
-            if listen is None or self.recognizing:
+            if listen is None:
+                return
+            if self.recognizing:
+                self._check_recognition()
                 return
             pipe = self.pipeline
             playing = self.timer_start is None
@@ -396,6 +505,10 @@ class MediaSession:
 
     def on_dtmf(self, digit: str) -> None:
         with self.lock:
+            if self.recognizing and not self.closed:
+                # The caller spoke first: their utterance gets its event before this key does.
+                self.held_keys.append(digit)
+                return
             listen = self.listen
             if self.closed or self.ending or listen is None or self.pre_mark is not None:
                 return
@@ -439,16 +552,35 @@ class MediaSession:
                     self.timer_start = self.frames
 
     def tick(self) -> None:
-        """Wall-clock safety: close a finished call whose last mark never came back."""
+        """Wall-clock safety: close a finished call whose last mark never came back; bound recognition."""
         with self.lock:
             if self.ending and self.end_wall is not None and time.monotonic() >= self.end_wall:
                 self.close_requested = True
+            if self.recognizing:
+                self._check_recognition()
 
     # -- recognition ----------------------------------------------------------------
     def _recognize(self, pipe: ListenPipeline) -> None:
+        """Hand the ended utterance to a worker; its one engine event comes from :meth:`_speech_result`.
+
+        While it runs the VAD and the no-input timer rest, so the deadline
+        (checked on every inbound frame and every idle tick) guarantees they
+        resume: a recognition that does not come back in time is a no-match.
+        """
         self.recognizing = True
+        self.recognize_deadline = time.monotonic() + self.rt.recognition_timeout_s
         seq = self.listen_seq
-        self.rt.pool.submit(self._recognized, pipe, seq)
+        try:
+            self.rt.pool.submit(self._recognized, pipe, seq)
+        except RuntimeError:  # the pool is shut down (app closing): a no-match, never silence
+            self._speech_result(pipe, seq, None)
+
+    def _check_recognition(self) -> None:
+        if self.recognize_deadline is not None and time.monotonic() >= self.recognize_deadline:
+            self.rt.timeouts += 1
+            log.warning("call %s: no recognition within %.1f s; treating the turn as a no-match",
+                        self.call_id, self.rt.recognition_timeout_s)
+            self._speech_result(self.pipeline, self.listen_seq, None)
 
     def _recognized(self, pipe: ListenPipeline, seq: int) -> None:
         try:
@@ -456,10 +588,20 @@ class MediaSession:
         except Exception:  # noqa: BLE001 - a recogniser failure is a no-match, not a dead call
             log.exception("call %s: recognition failed", self.call_id)
             hyp = None
+        self._speech_result(pipe, seq, hyp)
+
+    def _speech_result(self, pipe: Optional[ListenPipeline], seq: int, hyp: Optional[Any]) -> None:
+        """Feed the utterance's one event (``hyp`` None: a no-match), then any keys held meanwhile.
+
+        The first of the worker's answer and the deadline wins; the other finds
+        the listen changed (``listen_seq``) and does nothing.
+        """
         with self.lock:
-            if self.closed or seq != self.listen_seq:
+            if self.closed or seq != self.listen_seq or not self.recognizing:
                 return
-            self.reply_from = pipe.ended_at
+            self.recognizing = False
+            self.recognize_deadline = None
+            self.reply_from = pipe.ended_at if pipe is not None else None
             event: E.Event = (E.SpeechRecognized(hyp.text, hyp.confidence, at=self._now(), backend=hyp.backend)
                               if hyp is not None else E.SpeechRecognized("", 0.0, at=self._now()))
             try:
@@ -467,6 +609,10 @@ class MediaSession:
             except Exception:  # noqa: BLE001
                 log.exception("call %s: turn after speech failed", self.call_id)
                 self.close_requested = True
+                return
+            keys, self.held_keys = self.held_keys, []
+            for digit in keys:
+                self.on_dtmf(digit)
 
     # -- the end ----------------------------------------------------------------------
     def teardown(self, how: str) -> None:
@@ -592,6 +738,7 @@ def start_call(flow: Flow, p: VoiceParams) -> Optional[str]:
         return None
     from .voice import render_turn
     svc = current_app.extensions["ivr"]
+    _quietly(lambda: _rt().warm_flow(flow))  # new or hot-reloaded flows: queued, never waited for
     turn = svc.driver.start(p.call_sid, p.caller, p.called, flow, key=request_key())
     if not isinstance(turn.last, A.Listen) or turn.state is None or turn.state.ended:
         return render_turn(turn)
@@ -686,6 +833,8 @@ def install(app: Flask) -> MediaRuntime:
     if app.extensions["ivr"].config.media_streams is not False:  # on unless IVR_MEDIA_STREAMS=0
         app.extensions["ivr.start_call"] = start_call
     app.extensions["ivr"].on_close.append(rt.close)
+    if app.extensions.get("ivr.start_call") is start_call:
+        rt.start_warmup()  # speech calls are served here: be ready before the first one
     from . import queue_speech
     queue_speech.install(app)
     return rt

@@ -10,8 +10,13 @@ filler words and is reported as no match. A second gate checks the acoustic
 fit of the winning words (log-likelihood per frame relative to the best
 senone), which rejects noise that happens to decode to a short phrase.
 
-Decoders are expensive to build (the acoustic model loads each time) and
-not thread-safe, so they are pooled per grammar and reused.
+Decoders are not thread-safe, so they are pooled per grammar and reused.
+Each grammar's decoder gets a pronunciation dictionary of only the words its
+language model can produce: with the full 130k-word CMU dictionary, adding
+the language model took 3-6 s per decoder (the search is initialised over
+every dictionary word), inside C code that holds the GIL, so one build froze
+every call of the process. With the small dictionary a build takes ~20 ms
+and the decoded results are the same.
 
 Two front-end details matter a lot on phone audio (measured with
 ``python -m ivr.speech.bench``):
@@ -65,6 +70,9 @@ sell wait wrong sorry hear hey sure maybe never always
 """.split())
 """Everyday words that compete with the grammar as an out-of-grammar model."""
 
+
+_BUILD_LOCK = threading.Lock()
+"""Serialises decoder builds process-wide (each takes ~20 ms with the per-grammar dictionary)."""
 
 _DIGIT_SOUNDALIKES = frozenset(
     "want to for won't free tree ate eight sex fine nice no oh so then when on an was".split())
@@ -185,15 +193,20 @@ class PocketSphinxRecognizer:
             self._idle[key].append(decoder)
 
     def _build(self, key: tuple, grammar: Grammar | None) -> Any:
+        # pocketsphinx is not safe to build decoders in concurrently (shared logging and model
+        # loading state); one lock for the whole process, whichever app or runtime asks.
+        with _BUILD_LOCK:
+            return self._build_locked(key, grammar)
+
+    def _build_locked(self, key: tuple, grammar: Grammar | None) -> Any:
         ps = self._ps
         # A grammar decoder gets a dictionary of its own words only: pocketsphinx builds its
         # search tree over the whole dictionary while holding the GIL, which took 1-3 s with
         # the 134,000-word cmudict and froze every call and webhook of the process meanwhile.
         # The language model limits what can be heard to its own words either way.
         full = self._model_dir / "cmudict-en-us.dict"
-        config = ps.Config(hmm=str(self._hmm),
-                           dict=str(full) if grammar is None else self._dict_file(key, grammar),
-                           lm=None, loglevel="FATAL", bestpath=False)
+        dictionary = str(full) if grammar is None else self._dict_file(key, grammar)
+        config = ps.Config(hmm=str(self._hmm), dict=dictionary, lm=None, loglevel="FATAL", bestpath=False)
         decoder = ps.Decoder(config)
         if grammar is None:
             decoder.add_lm_file("free", str(self._model_dir / "en-us.lm.bin"))
@@ -219,6 +232,27 @@ class PocketSphinxRecognizer:
             phones = " ".join(decoder.lookup_word(w) for w in phrase.split())
             decoder.add_word(phrase.replace(" ", "_"), phones, i == len(compounds) - 1)
 
+    def _dict_file(self, key: tuple, grammar: Grammar) -> str:
+        """A pronunciation dictionary with only the words ``grammar``'s language model holds.
+
+        Why: the decoder initialises its search over every dictionary word, which
+        with the full dictionary costs seconds per decoder (see the module notes).
+        """
+        with self._lock:
+            path = self._dict_files.get(key)
+            if path:
+                return path
+        words = {w for line in self._corpus(grammar) for w in line.split() if "_" not in w}
+        words |= set(grammar.words())
+        prons = dictionary_entries(self._model_dir / "cmudict-en-us.dict")
+        lines = [line for w in sorted(words) for line in prons.get(w, ())]
+        path = str(Path(self._tmp.name) / f"g{abs(hash(key))}.dict")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.writelines(lines)
+        with self._lock:
+            self._dict_files[key] = path
+        return path
+
     def _lm_file(self, key: tuple, grammar: Grammar) -> str:
         with self._lock:
             path = self._lm_files.get(key)
@@ -234,21 +268,6 @@ class PocketSphinxRecognizer:
             lm.write(fh)
         with self._lock:
             self._lm_files[key] = path
-        return path
-
-    def _dict_file(self, key: tuple, grammar: Grammar) -> str:
-        """A pronunciation dictionary of the grammar's and its language model's words, written once."""
-        with self._lock:
-            path = self._dict_files.get(key)
-            if path:
-                return path
-        vocabulary = {w for line in self._corpus(grammar) for w in line.split()} | set(grammar.words())
-        entries = dictionary_entries(self._model_dir / "cmudict-en-us.dict")
-        path = str(Path(self._tmp.name) / f"g{abs(hash(key))}.dict")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.writelines(line for w in sorted(vocabulary) for line in entries.get(w, ()))
-        with self._lock:
-            self._dict_files[key] = path
         return path
 
     def _corpus(self, grammar: Grammar) -> list[str]:
@@ -316,6 +335,10 @@ class PocketSphinxSession:
         audio = self._trimmed()
         d = self._decoder
         try:
+            # Every utterance starts from the front end's initial state (noise estimate of
+            # -remove_noise, cepstral mean), not from what this pooled decoder heard before:
+            # the same audio gives the same answer in any order, on any decoder (0.1 ms).
+            d.reinit_feat()
             d.start_utt()
             if audio:
                 d.process_raw(audio, no_search=False, full_utt=True)
@@ -367,22 +390,22 @@ class PocketSphinxSession:
         return Hypothesis(text, conf, "pocketsphinx", raw)
 
 
-@lru_cache(maxsize=2)
-def dictionary_entries(path: Path) -> dict[str, tuple[str, ...]]:
-    """A pronunciation dictionary's lines by word (alternates like ``read(2)`` under ``read``), read once."""
-    entries: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            entries.setdefault(line.split(" ", 1)[0].split("(")[0], []).append(
-                line if line.endswith("\n") else line + "\n")
-    return {w: tuple(lines) for w, lines in entries.items()}
-
-
 @lru_cache(maxsize=4)
 def dictionary_words(path: Path) -> frozenset[str]:
     """The words a pronunciation dictionary knows (alternates like ``read(2)`` folded in), read once."""
     with open(path, encoding="utf-8") as fh:
         return frozenset(line.split(" ", 1)[0].split("(")[0] for line in fh)
+
+
+@lru_cache(maxsize=4)
+def dictionary_entries(path: Path) -> dict[str, tuple[str, ...]]:
+    """Each word's dictionary lines (alternates like ``read(2)`` under ``read``), read once per process."""
+    entries: dict[str, list[str]] = defaultdict(list)
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                entries[line.split(" ", 1)[0].split("(")[0]].append(line if line.endswith("\n") else line + "\n")
+    return {w: tuple(v) for w, v in entries.items()}
 
 
 def add_noise_floor(pcm16: bytes, dbfs: float | None, rng: np.random.Generator) -> bytes:
