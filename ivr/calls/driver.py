@@ -28,10 +28,10 @@ from ..engine import events as E
 from ..engine.context import build_context
 from ..engine.engine import step, text
 from ..engine.state import CallState
+from ..errors import StoreConflict
 from ..flow.model import Flow
 from ..flow.registry import FlowSet
 from ..hooks.registry import HookCall, HookRegistry
-from ..errors import StoreConflict
 from ..store.base import Store
 
 log = logging.getLogger(__name__)
@@ -192,9 +192,13 @@ class CallDriver:
         return self.store.load_state(call_id)
 
     # -- internals --------------------------------------------------------
-    def _finish(self, flow: Flow, state: CallState, actions: list[A.Action], expected: Optional[int] = None,
+    def _finish(self, flow: Flow, state: CallState, actions: list[A.Action], expected: int,
                 key: Optional[str] = None) -> Turn:
-        """Run the turn's hooks, then save it (compare-and-set on ``expected`` when given) with its answer."""
+        """Run the turn's hooks, then save it with its answer, if the stored version is still ``expected``.
+
+        Raises:
+            StoreConflict: another request saved this call first; nothing was written.
+        """
         events: list[A.RecordEvent] = []
         out: list[A.Action] = []
         hooks_run = 0
@@ -215,11 +219,8 @@ class CallDriver:
             state, actions = step(flow, state, result)
         state.last_prompts = [a.text for a in out if isinstance(a, A.Play)]
         state.extra[REPLY] = {"key": key, "actions": [A.to_dict(a) for a in out]}
-        if expected is not None:
-            state.version = expected + 1
-            self.store.save(state, events, expected_version=expected)
-        else:
-            self.store.save(state, events)
+        state.version = expected + 1
+        self.store.save(state, events, expected_version=expected)
         self._notify(state, out)
         return Turn(out, state, flow, events)
 
