@@ -81,12 +81,16 @@ def serve(host: str, port: int, workers: int, streams: Optional[int], threads: O
     click.echo(f"IVR serving flows {', '.join(app.extensions['ivr'].flows.ids) or '(none)'} "
                f"on http://{host}:{port}/ (POST /voice)", err=True)
     click.echo(speech, err=True)
-    click.echo(f"capacity: {workers} worker(s) x {threads} threads, for {streams} streamed calls", err=True)
+    click.echo(f"capacity: {workers} worker(s) x {threads} threads, for {streams} streamed calls "
+               f"(CPU keeps replies under 1 s up to about {CPU_STREAMS_PER_WORKER * workers}; see README, Sizing)",
+               err=True)
     _wait_speech_ready(app)
     run_server(app, host, port, workers=workers, threads=threads, streams=streams)
 
 
 SPEECH_READY_WAIT_S = 120.0
+CPU_STREAMS_PER_WORKER = 40
+"""Streamed calls one worker answers with reply p95 under 1 s (``bench speech`` on 2 cores)."""
 
 
 def _wait_speech_ready(app: Any) -> None:
