@@ -122,9 +122,8 @@ class CallDriver:
                 node the call has left (a retried webhook) is not applied twice.
             turn: the state version the input answers (rendered into webhook
                 URLs); input for an earlier version gets the current answer.
-            key: identifies the request (Twilio's idempotency token, or a hash
-                of URL and parameters): the same key again is a retry and gets
-                the same answer, applied once.
+            key: identifies the request (Twilio's idempotency token): the same
+                key again is a retry and gets the same answer, applied once.
         """
         def run() -> Turn:
             for _ in range(MAX_CONFLICTS):

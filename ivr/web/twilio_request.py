@@ -24,7 +24,6 @@ unauthenticated request.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -112,22 +111,14 @@ def params() -> ImmutableMultiDict:
 
 
 def request_key() -> Optional[str]:
-    """Identifies this webhook delivery, so a retry of it can be recognised; None when nothing can.
+    """Twilio's idempotency token for this delivery (the same again on a retry), or None.
 
-    Twilio's idempotency token when it sent one; else, for URLs that carry
-    our ``turn``, a hash of path, query and parameters (the same keys pressed
-    in two turns are two requests).  A URL without a turn and no token (a
-    hand-made request) cannot be told from a genuine repeat, so it has none.
+    Only the token is kept with the call: a hash of the parameters would store a
+    brute-forceable trace of every PIN typed.  Retries of our own ``<Gather>``
+    URLs need no key at all, since those carry the ``turn`` they answer.
     """
     token = request.headers.get(IDEMPOTENCY_HEADER)
-    if token:
-        return "t:" + clean(token)[:128]
-    if "turn" not in request.args:
-        return None
-    h = hashlib.sha256(request.full_path.encode("utf-8", "replace"))
-    for key, value in sorted(params().items(multi=True)):
-        h.update(b"\0" + key.encode() + b"=" + value.encode("utf-8", "replace"))
-    return "h:" + h.hexdigest()[:32]
+    return "t:" + clean(token)[:128] if token else None
 
 
 def verified() -> bool:
