@@ -56,7 +56,7 @@ def main(verbose: bool) -> None:
               help="Threads per worker  [default: streams per worker + 32; each open stream holds one].")
 def serve(host: str, port: int, workers: int, streams: Optional[int], threads: Optional[int]) -> None:
     """Run the IVR server (gunicorn, threaded; websockets included)."""
-    from .server import DEFAULT_STREAMS, MIN_WEBHOOK_THREADS, spare_threads, threads_for
+    from .server import CPU_STREAMS_PER_WORKER, DEFAULT_STREAMS, MIN_WEBHOOK_THREADS, spare_threads, threads_for
 
     config = Config.from_env()
     try:
@@ -89,8 +89,6 @@ def serve(host: str, port: int, workers: int, streams: Optional[int], threads: O
 
 
 SPEECH_READY_WAIT_S = 120.0
-CPU_STREAMS_PER_WORKER = 40
-"""Streamed calls one worker answers with reply p95 under 1 s (``bench speech`` on 2 cores)."""
 
 
 def _wait_speech_ready(app: Any) -> None:

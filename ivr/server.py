@@ -16,8 +16,10 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 DEFAULT_STREAMS = 80
-"""Concurrent streamed calls ``serve`` holds by default: what the speech benchmark
-answered with p95 reply under 1 s on 2 cores (see the README's sizing rule)."""
+"""Open streamed calls ``serve`` has threads for by default: twice what one worker's CPU
+answers quickly, so a burst queues on the CPU, never on threads (README, Sizing)."""
+CPU_STREAMS_PER_WORKER = 40
+"""Streamed calls one worker answers with reply p95 under 1 s (``bench speech`` on 2 cores)."""
 WEBHOOK_THREADS = 32
 """Threads per worker kept free of streams, for webhooks, the API and pages."""
 MIN_WEBHOOK_THREADS = 4
