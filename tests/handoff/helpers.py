@@ -33,7 +33,8 @@ def make_app(tmp_path: Path, flow_file: Path = HELPDESK, clock: Optional[Clock] 
     flows.mkdir(exist_ok=True)
     shutil.copy(flow_file, flows / flow_file.name)
     clock = clock or Clock()
-    config = Config.from_env({}, flows_dir=str(flows), instance_dir=str(tmp_path / "instance"), auth_token=TOKEN,
+    config = Config.from_env({}, flows_dir=str(flows), instance_dir=str(tmp_path / "instance"),
+                             audio_dir=str(tmp_path / "audio"), auth_token=TOKEN,
                              api_token=API_TOKEN, secret_key="secret-key", flow_check_interval=3600.0,
                              extra={"voicemail_transcribe": "off", **extra})
     services = build_services(config, clock=clock)
