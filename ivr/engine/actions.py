@@ -56,6 +56,10 @@ class Listen:
             words, agent words); empty for free speech.
         keys: keys that complete a menu choice at once.
         max_digits / min_digits: digit entry lengths (``#`` ends entry).
+        end_of_speech_ms: trailing silence that ends a spoken answer.
+        complete_end_ms: shorter silence that ends it when what was heard
+            is already exactly one phrase, confidently (menus and yes/no
+            only: an open answer or a digit string may go on); 0: never.
     """
 
     node: str
@@ -72,6 +76,8 @@ class Listen:
     confidence: float = 0.5
     end_of_speech_ms: int = 600
     sensitive: bool = False
+    complete_end_ms: int = 0
+    """Silence that ends the turn early once the caller said one whole, confident phrase; 0: never early."""
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,8 @@ def _listen(t: _Turn, node: Node, spec: Menu | Ask, mode: Optional[str] = None) 
         barge_in=s.barge_in if spec.barge_in is None else spec.barge_in,
         confidence=s.confidence if spec.confidence is None else spec.confidence,
         end_of_speech_ms=s.end_of_speech_ms,
+        complete_end_ms=(s.end_of_speech_complete_ms
+                         if mode in ("menu", "yesno") and s.end_of_speech_complete_ms < s.end_of_speech_ms else 0),
         sensitive=isinstance(spec, Ask) and spec.sensitive))
 
 

@@ -43,6 +43,10 @@ class Settings(Strict):
     barge_in: bool = Field(True, description="Callers may interrupt prompts by speaking or pressing a key.")
     confidence: float = Field(0.5, ge=0, le=1, description="Below this recogniser confidence, confirm instead of guessing.")
     end_of_speech_ms: int = Field(600, ge=200, le=2000, description="Trailing silence that ends a spoken answer.")
+    end_of_speech_complete_ms: int = Field(
+        250, ge=0, le=2000,
+        description="Shorter silence that ends a spoken menu or yes/no answer when what was heard is already "
+                    "one whole, confident choice (VoiceXML's completetimeout); 0 always waits end_of_speech_ms.")
     agent_words: list[str] = Field(default_factory=list, description="Extra phrases that ask for a person.")
     digit_timeout: float = Field(3, gt=0, le=30, description="Seconds between key presses before digit entry ends.")
 

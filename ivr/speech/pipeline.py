@@ -16,12 +16,14 @@ from typing import Any, Callable, Optional
 from ivr.speech.asr.base import Hypothesis, Recognizer
 from ivr.speech.codec import PHONE_RATE, read_wav
 from ivr.speech.grammar import SPOKEN_DIGITS, Grammar
-from ivr.speech.vad import EndpointDetector, SpeechEnded, VadConfig, VadEvent
+from ivr.speech.vad import EndpointDetector, SpeechEnded, SpeechPaused, VadConfig, VadEvent
 
-__all__ = ["ListenPipeline", "grammar_for", "end_of_speech_ms", "recognize_pcm", "recognize_wav"]
+__all__ = ["ListenPipeline", "grammar_for", "end_of_speech_ms", "complete_end_ms", "recognize_pcm",
+           "recognize_wav"]
 
 MAX_END_OF_SPEECH_MS = 3000
 MIN_END_OF_SPEECH_MS = 200
+MIN_COMPLETE_END_MS = 100
 
 
 def grammar_for(listen: Any, language: str = "en-US") -> Optional[Grammar]:
@@ -42,6 +44,21 @@ def end_of_speech_ms(listen: Any) -> int:
     """The Listen's trailing silence that ends a turn, kept within sane bounds."""
     ms = int(getattr(listen, "end_of_speech_ms", 0) or 600)
     return max(MIN_END_OF_SPEECH_MS, min(MAX_END_OF_SPEECH_MS, ms))
+
+
+def complete_end_ms(listen: Any) -> int:
+    """The shorter silence that ends a turn on a complete answer (0: never early).
+
+    Only for closed grammars, and only when shorter than the full end-of-speech silence.
+    """
+    ms = int(getattr(listen, "complete_end_ms", 0) or 0)
+    if ms <= 0 or getattr(listen, "mode", "") not in ("menu", "yesno") or not getattr(listen, "phrases", ()):
+        return 0
+    return max(MIN_COMPLETE_END_MS, ms) if ms < end_of_speech_ms(listen) else 0
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 class ListenPipeline:
@@ -69,16 +86,22 @@ class ListenPipeline:
         self.recognizer = recognizer
         self.grammar = grammar_for(listen, language)
         eos = end_of_speech_ms(listen)
+        self.complete_ms = complete_end_ms(listen) if self.grammar is not None else 0
         if detector is None:
-            detector = EndpointDetector(VadConfig(end_silence_ms=eos), on_voiced_frame=on_voiced_frame)
+            detector = EndpointDetector(VadConfig(end_silence_ms=eos, pause_ms=self.complete_ms),
+                                        on_voiced_frame=on_voiced_frame)
         else:
             detector.reset()
-            detector.config = dataclasses.replace(detector.config, end_silence_ms=eos)
+            detector.config = dataclasses.replace(detector.config, end_silence_ms=eos, pause_ms=self.complete_ms)
         self.detector = detector
         self.ended: Optional[SpeechEnded] = None
         self.ended_at: Optional[float] = None
         """perf_counter() when the VAD decided the caller had finished (latency measurements)."""
+        self.last_voiced_at: Optional[float] = None
+        """perf_counter() when the last voiced frame arrived: where the caller's wait for a reply begins."""
         self.session_used = False
+        self.speculations = 0
+        self._phrases = frozenset(_norm(p) for p in getattr(listen, "phrases", ()))
 
     @property
     def in_speech(self) -> bool:
@@ -86,10 +109,14 @@ class ListenPipeline:
 
     def feed(self, pcm: bytes) -> list[VadEvent]:
         """Caller audio (8 kHz pcm16); returns the VAD events; the first end is kept."""
+        seq = self.detector.voiced_seq
         events = self.detector.feed(pcm)
+        now = time.perf_counter()
+        if self.detector.voiced_seq != seq:
+            self.last_voiced_at = now
         for ev in events:
             if isinstance(ev, SpeechEnded) and self.ended is None:
-                self.ended, self.ended_at = ev, time.perf_counter()
+                self.ended, self.ended_at = ev, now
         return events
 
     def flush(self) -> list[VadEvent]:
@@ -99,6 +126,34 @@ class ListenPipeline:
                 self.ended, self.ended_at = ev, time.perf_counter()
         return events
 
+    def still_paused(self, paused: SpeechPaused) -> bool:
+        """True while the caller has said nothing since ``paused`` (its early result still stands)."""
+        return self.detector.voiced_seq == paused.voiced_seq
+
+    def end_early(self, paused: SpeechPaused) -> None:
+        """Close the utterance at ``paused``: its early result is the turn's answer."""
+        self.detector.reset()
+        if self.ended is None:
+            self.ended = SpeechEnded(audio=paused.audio, duration_ms=len(paused.audio) * 1000 // (PHONE_RATE * 2),
+                                     end_ms=paused.end_ms)
+            self.ended_at = time.perf_counter()
+
+    def is_complete(self, hyp: Optional[Hypothesis]) -> bool:
+        """Whether an early result may end the turn: exactly one of the Listen's phrases, confidently.
+
+        Anything less (a partial phrase, a sentence, a low score) waits for
+        the full end-of-speech silence: the caller may still be talking.
+        """
+        if hyp is None or not hyp.text:
+            return False
+        return (_norm(hyp.text) in self._phrases
+                and hyp.confidence >= float(getattr(self.listen, "confidence", 0.5) or 0.0))
+
+    def speculate(self, paused: SpeechPaused) -> Hypothesis:
+        """Recognise the utterance so far, at a pause (does not use up the Listen's final session)."""
+        self.speculations += 1
+        return self._decode(paused.audio)
+
     def recognize(self, ended: Optional[SpeechEnded] = None) -> Hypothesis:
         """Run the utterance through this Listen's one recogniser session."""
         ended = ended or self.ended
@@ -107,11 +162,14 @@ class ListenPipeline:
         if self.session_used:
             raise RuntimeError("one recogniser session per listen: it was already used")
         self.session_used = True
+        return self._decode(ended.audio)
+
+    def _decode(self, audio: bytes) -> Hypothesis:
         with self.start_lock:
             session = self.recognizer.start(self.grammar)
         step = PHONE_RATE * 20 // 1000 * 2 * 10
-        for i in range(0, len(ended.audio), step):
-            session.accept(ended.audio[i:i + step])
+        for i in range(0, len(audio), step):
+            session.accept(audio[i:i + step])
         return session.finish()
 
     def warm(self, decoders: int = 1) -> None:
@@ -136,7 +194,13 @@ def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str
     tail = b"\x00\x00" * (PHONE_RATE * (end_of_speech_ms(listen) + 200) // 1000)
     audio = pcm + tail
     for i in range(0, len(audio), frame):
-        pipe.feed(audio[i:i + frame])
+        for ev in pipe.feed(audio[i:i + frame]):
+            if isinstance(ev, SpeechPaused):
+                # As on the line: a complete, confident phrase at a pause ends the turn there.
+                hyp = pipe.speculate(ev)
+                if pipe.is_complete(hyp):
+                    pipe.end_early(ev)
+                    return hyp
         if pipe.ended is not None:
             break
     if pipe.ended is None:

@@ -55,7 +55,28 @@ class SpeechEnded:
     truncated: bool = False
 
 
-VadEvent = Union[SpeechStarted, SpeechEnded]
+@dataclass(frozen=True)
+class SpeechPaused:
+    """The caller has been silent for ``pause_ms`` inside an utterance that has not ended yet.
+
+    The transport may recognise ``audio`` at once and end the turn early when
+    what was heard is already a complete, confident answer (like VoiceXML's
+    ``completetimeout`` against ``incompletetimeout``); if the caller speaks
+    again, ``voiced_seq`` no longer matches :attr:`EndpointDetector.voiced_seq`
+    and the early result is stale.
+
+    Attributes:
+        audio: pcm16 of the utterance so far (pre-roll included).
+        voiced_seq: the detector's count of voiced frames when the pause began.
+        end_ms: stream time of the pause decision.
+    """
+
+    audio: bytes
+    voiced_seq: int
+    end_ms: int = 0
+
+
+VadEvent = Union[SpeechStarted, SpeechPaused, SpeechEnded]
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,10 @@ class VadConfig:
         warmup_ms: at the start of the stream webrtcvad's noise model has not
             adapted yet and calls steady line noise speech; no utterance can
             start during this time (the pre-roll still keeps its audio).
+        pause_ms: trailing silence after which a ``SpeechPaused`` is emitted
+            (once per pause) so the transport can end the turn early on a
+            complete answer; 0 (the default) emits none. Ignored unless it
+            is shorter than ``end_silence_ms``.
     """
 
     sample_rate: int = 8000
@@ -91,6 +116,7 @@ class VadConfig:
     min_speech_ms: int = 200
     max_utterance_ms: int = 15000
     warmup_ms: int = 300
+    pause_ms: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -99,7 +125,7 @@ class VadConfig:
         if self.aggressiveness not in (0, 1, 2, 3):
             problems.append(f"aggressiveness {self.aggressiveness} (use 0..3)")
         for name in ("start_ms", "start_window_ms", "end_silence_ms", "preroll_ms",
-                     "min_speech_ms", "max_utterance_ms", "warmup_ms"):
+                     "min_speech_ms", "max_utterance_ms", "warmup_ms", "pause_ms"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} {getattr(self, name)} (must be >= 0)")
         if self.start_ms > self.start_window_ms:
@@ -141,6 +167,13 @@ class EndpointDetector:
         self._voiced_ms = 0
         self._silence_ms = 0
         self._voiced_frames: list[bytes] = []
+        self._voiced_seq = 0
+        self._paused = False
+
+    @property
+    def voiced_seq(self) -> int:
+        """Voiced frames seen inside utterances so far: changes whenever the caller speaks."""
+        return self._voiced_seq
 
     @property
     def in_speech(self) -> bool:
@@ -184,6 +217,7 @@ class EndpointDetector:
         self._window.clear()
         self._preroll.clear()
         self._voiced_ms = self._silence_ms = 0
+        self._paused = False
 
     def _frame(self, frame: bytes) -> VadEvent | None:
         cfg = self.config
@@ -200,7 +234,9 @@ class EndpointDetector:
         self._utt.extend(frame)
         if voiced:
             self._voiced_ms += FRAME_MS
+            self._voiced_seq += 1
             self._silence_ms = 0
+            self._paused = False
             self._voiced_frames.append(frame)
             if self._tap:
                 self._tap(frame)
@@ -208,6 +244,10 @@ class EndpointDetector:
             self._silence_ms += FRAME_MS
         if self._silence_ms >= cfg.end_silence_ms:
             return self._end(truncated=False)
+        if (cfg.pause_ms and not self._paused and self._silence_ms >= cfg.pause_ms
+                and self._voiced_ms >= cfg.min_speech_ms):
+            self._paused = True
+            return SpeechPaused(audio=bytes(self._utt), voiced_seq=self._voiced_seq, end_ms=now)
         if now - self._utt_start >= cfg.max_utterance_ms:
             return self._end(truncated=True)
         return None
@@ -223,7 +263,9 @@ class EndpointDetector:
         self._utt_start = now - len(preroll) * FRAME_MS
         self._voiced_frames = [f for f, v in zip(recent, window) if v]
         self._voiced_ms = len(self._voiced_frames) * FRAME_MS
+        self._voiced_seq += len(self._voiced_frames)
         self._silence_ms = 0
+        self._paused = False
         if self._tap:
             for f in self._voiced_frames:
                 self._tap(f)
@@ -240,6 +282,7 @@ class EndpointDetector:
         self._in_speech = False
         self._utt = bytearray()
         self._voiced_ms = self._silence_ms = 0
+        self._paused = False
         if voiced_ms < self.config.min_speech_ms:
             return None
         dur = len(audio) * 1000 // (self.config.sample_rate * 2)

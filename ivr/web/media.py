@@ -31,6 +31,7 @@ The JSON wire format lives in :mod:`ivr.speech.mediastreams` only.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -53,7 +54,7 @@ from ..speech.codec import ulaw_to_pcm16
 from ..speech.fallback_tts import FallbackVoice
 from ..speech.pipeline import ListenPipeline
 from ..speech.tap import VoiceTap
-from ..speech.vad import EndpointDetector, SpeechEnded, SpeechStarted, VadConfig
+from ..speech.vad import EndpointDetector, SpeechEnded, SpeechPaused, SpeechStarted, VadConfig
 from . import twiml
 from .api import bearer_required
 from .twilio_request import VoiceParams, install_error_handler, request_key, twilio_signed
@@ -159,6 +160,11 @@ class MediaRuntime:
         self._warm_pid = 0
         self.timeouts = 0
         self.reply_ms: collections.deque[float] = collections.deque(maxlen=20_000)
+        """End-of-turn decision to the first byte of the reply: the server's share of the wait."""
+        self.reply_gap_ms: collections.deque[float] = collections.deque(maxlen=20_000)
+        """The caller's last voiced frame to the first byte of the reply: the silence the caller hears."""
+        self.early_ends = 0
+        self.speculations = 0
         self.active = 0
         self.total = 0
         self.refused = 0
@@ -303,14 +309,42 @@ class MediaRuntime:
         return self.fallback.frames(play.text, play.language)
 
     def stats(self) -> dict[str, Any]:
-        lat = sorted(self.reply_ms)
-        pick = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None  # noqa: E731
         return {"active": self.active, "total": self.total, "refused": self.refused,
-                "reply_ms": {"n": len(lat), "p50": pick(0.5), "p95": pick(0.95), "max": lat[-1] if lat else None}}
+                "reply_ms": _percentiles(self.reply_ms), "reply_gap_ms": _percentiles(self.reply_gap_ms),
+                "early_ends": self.early_ends, "speculations": self.speculations,
+                "recognition_timeouts": self.timeouts}
+
+    def reset_stats(self) -> None:
+        self.reply_ms.clear()
+        self.reply_gap_ms.clear()
+        self.early_ends = self.speculations = self.timeouts = 0
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self._warm_jobs.put(None)
+
+
+def _percentiles(values: Any) -> dict[str, Any]:
+    lat = sorted(values)
+    pick = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None  # noqa: E731
+    return {"n": len(lat), "p50": pick(0.5), "p95": pick(0.95), "max": round(lat[-1], 1) if lat else None}
+
+
+@dataclasses.dataclass(eq=False)
+class _Speculation:
+    """An early recognition of an utterance at a pause (see :class:`~ivr.speech.vad.SpeechPaused`).
+
+    Its result ends the turn if it is complete and the caller has not spoken
+    since; if the utterance ends first, the turn waits for it, so the answer
+    is the same whichever comes back first.
+    """
+
+    pipe: ListenPipeline
+    seq: int
+    paused: SpeechPaused
+    done: bool = False
+    awaited: bool = False
+    hyp: Any = None
 
 
 def _quietly(fn: Callable[[], Any]) -> None:
@@ -360,9 +394,11 @@ class MediaSession:
         self.recognize_deadline: Optional[float] = None
         self.held_keys: list[str] = []
         """Keys pressed while an utterance is being recognised: delivered, in order, after its event."""
+        self.spec: Optional[_Speculation] = None
         self.end_frames: Optional[int] = None
         self.end_wall: Optional[float] = None
         self.reply_from: Optional[float] = None
+        self.gap_from: Optional[float] = None
         self.language = "en-US"
         self.detector = EndpointDetector(VadConfig(), on_voiced_frame=lambda f: rt.tap.publish(call_id, f))
         self.reply_ms: list[float] = []
@@ -382,10 +418,13 @@ class MediaSession:
             frames.extend(self.rt.frames(p))
         for i in range(0, len(frames), FRAMES_PER_MESSAGE):
             if i == 0 and self.reply_from is not None:
-                ms = (time.perf_counter() - self.reply_from) * 1000
+                now = time.perf_counter()
+                ms = (now - self.reply_from) * 1000
                 self.reply_ms.append(ms)
                 self.rt.reply_ms.append(ms)
-                self.reply_from = None
+                if self.gap_from is not None:
+                    self.rt.reply_gap_ms.append((now - self.gap_from) * 1000)
+                self.reply_from = self.gap_from = None
             self._send(MS.media_message(self.stream_sid, b"".join(frames[i:i + FRAMES_PER_MESSAGE])))
         return len(frames)
 
@@ -424,6 +463,7 @@ class MediaSession:
         self.digits = ""
         self.recognizing = False
         self.recognize_deadline = None
+        self.spec = None
         n = self.turn_no
         if isinstance(end, A.Listen):
             split = len(plays)
@@ -493,6 +533,8 @@ class MediaSession:
                 for ev in pipe.feed(ulaw_to_pcm16(payload)):
                     if isinstance(ev, SpeechStarted) and playing and listen.barge_in:
                         self._send(MS.clear_message(self.stream_sid))
+                    elif isinstance(ev, SpeechPaused):
+                        self._speculate(pipe, ev)
                     elif isinstance(ev, SpeechEnded):
                         self._recognize(pipe)
                         return
@@ -570,10 +612,58 @@ class MediaSession:
         self.recognizing = True
         self.recognize_deadline = time.monotonic() + self.rt.recognition_timeout_s
         seq = self.listen_seq
+        spec = self.spec
+        if spec is not None and spec.pipe is pipe and spec.seq == seq and pipe.still_paused(spec.paused):
+            if not spec.done:
+                spec.awaited = True  # the early result decides: complete, it is the answer; else a full pass
+                return
+        self.spec = None
+        self._submit_full(pipe, seq)
+
+    def _submit_full(self, pipe: ListenPipeline, seq: int) -> None:
         try:
             self.rt.pool.submit(self._recognized, pipe, seq)
         except RuntimeError:  # the pool is shut down (app closing): a no-match, never silence
             self._speech_result(pipe, seq, None)
+
+    def _speculate(self, pipe: ListenPipeline, paused: SpeechPaused) -> None:
+        """At a short pause in a menu answer, recognise what was said so far (grammar-aware end of turn)."""
+        spec = _Speculation(pipe, self.listen_seq, paused)
+        self.spec = spec
+        self.rt.speculations += 1
+        try:
+            self.rt.pool.submit(self._speculated, spec)
+        except RuntimeError:  # shutting down: the full end of speech still answers
+            self.spec = None
+
+    def _speculated(self, spec: _Speculation) -> None:
+        try:
+            hyp = spec.pipe.speculate(spec.paused)
+        except Exception:  # noqa: BLE001 - the full recognition at the end of speech still answers
+            log.exception("call %s: early recognition failed", self.call_id)
+            hyp = None
+        with self.lock:
+            if self.closed or spec is not self.spec or spec.seq != self.listen_seq:
+                return
+            spec.done, spec.hyp = True, hyp
+            complete = spec.pipe.is_complete(hyp)
+            if spec.awaited:  # the utterance ended while this ran
+                self.spec = None
+                if complete:
+                    self.rt.early_ends += 1
+                    self._speech_result(spec.pipe, spec.seq, hyp)
+                else:
+                    self._submit_full(spec.pipe, spec.seq)
+                return
+            if not spec.pipe.still_paused(spec.paused):
+                self.spec = None  # the caller went on talking; their utterance will end on its own
+                return
+            if complete and not self.recognizing:
+                self.spec = None
+                spec.pipe.end_early(spec.paused)
+                self.rt.early_ends += 1
+                self.recognizing = True
+                self._speech_result(spec.pipe, spec.seq, hyp)
 
     def _check_recognition(self) -> None:
         if self.recognize_deadline is not None and time.monotonic() >= self.recognize_deadline:
@@ -602,6 +692,7 @@ class MediaSession:
             self.recognizing = False
             self.recognize_deadline = None
             self.reply_from = pipe.ended_at if pipe is not None else None
+            self.gap_from = pipe.last_voiced_at if pipe is not None else None
             event: E.Event = (E.SpeechRecognized(hyp.text, hyp.confidence, at=self._now(), backend=hyp.backend)
                               if hyp is not None else E.SpeechRecognized("", 0.0, at=self._now()))
             try:
@@ -805,10 +896,14 @@ install_error_handler(bp, _connect_failed)
 @bp.get("/api/media/stats")
 @bearer_required
 def stats() -> Any:
-    """Streams active/total and reply latency (VAD end-of-speech to first reply audio)."""
+    """Streams active/total, reply latency (end-of-turn decision to first reply audio) and the reply gap.
+
+    The gap runs from the caller's last voiced frame, so it includes the
+    end-of-speech silence the caller waits through; ``?reset=1`` clears the figures.
+    """
     rt = _rt()
     if request.args.get("reset"):
-        rt.reply_ms.clear()
+        rt.reset_stats()
     return jsonify(rt.stats())
 
 

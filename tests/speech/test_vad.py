@@ -62,3 +62,28 @@ def test_click_is_ignored_and_long_speech_is_cut():
 def test_bad_config_lists_problems():
     with pytest.raises(SpeechError, match="aggressiveness.*sample_rate|sample_rate.*aggressiveness"):
         VadConfig(aggressiveness=7, sample_rate=11025)
+
+
+def test_a_pause_is_announced_once_before_the_end_and_only_when_asked_for():
+    words = synthesize("lost card", "flite:kal", lead_ms=500)
+    pcm = words + b"\x00\x00" * 8 * 100 + synthesize("please", "flite:kal") + b"\x00\x00" * 8 * 1500
+    det = EndpointDetector(VadConfig(pause_ms=240))
+    events = feed_randomly(det, pcm)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["SpeechStarted", "SpeechPaused", "SpeechPaused", "SpeechEnded"], kinds
+    first, second, end = events[1], events[2], events[3]
+    assert first.voiced_seq < second.voiced_seq              # the caller spoke again in between
+    assert len(first.audio) < len(second.audio) < len(end.audio)
+    assert end.audio.startswith(first.audio)                 # a pause sees the utterance so far, pre-roll included
+    assert [type(e) for e in feed_randomly(EndpointDetector(), pcm)] == [SpeechStarted, SpeechEnded]
+
+
+def test_voiced_seq_moves_only_while_the_caller_speaks():
+    det = EndpointDetector(VadConfig(pause_ms=200))
+    det.feed(synthesize("balance", "flite:awb", lead_ms=400) + b"\x00\x00" * 8 * 200)
+    seq = det.voiced_seq
+    assert seq > 0 and det.in_speech
+    det.feed(b"\x00\x00" * 8 * 300)                        # silence: the count stands (an early result is valid)
+    assert det.voiced_seq == seq
+    det.feed(synthesize("card", "flite:awb"))                  # speaking again moves it
+    assert det.voiced_seq > seq

@@ -1,0 +1,73 @@
+"""The per-listen audio path shared by the media stream and the simulator's ``say_audio``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ivr.engine.actions import Listen
+from ivr.speech.asr.base import Hypothesis
+from ivr.speech.pipeline import complete_end_ms, recognize_pcm
+from ivr.speech.synth import synthesize
+
+MENU = Listen(node="main", mode="menu", timeout=5, speech=True, phrases=("balance", "lost card", "agent"),
+              complete_end_ms=250)
+
+
+class Scripted:
+    """A recogniser that hears "balance" in short audio and ``long`` in longer audio; counts sessions."""
+
+    name, sample_rate = "scripted", 8000
+
+    def __init__(self, short: tuple[str, float], long: tuple[str, float] = ("lost card", 0.9),
+                 short_below_s: float = 1.6) -> None:
+        self.short, self.long, self.short_below_s = short, long, short_below_s
+        self.sessions: list[float] = []
+
+    def start(self, grammar: Any) -> Any:
+        owner, buf = self, bytearray()
+
+        class Session:
+            def accept(self, pcm: bytes) -> None:
+                buf.extend(pcm)
+
+            def finish(self) -> Hypothesis:
+                seconds = len(buf) / 16000
+                owner.sessions.append(seconds)
+                text, conf = owner.short if seconds < owner.short_below_s else owner.long
+                return Hypothesis(text, conf, "scripted")
+        return Session()
+
+
+def utterance() -> bytes:
+    return synthesize("balance", "flite:kal", lead_ms=300) + b"\x00\x00" * 8 * 200 + synthesize("lost card", "flite:kal")
+
+
+def test_complete_end_only_for_closed_grammars_and_when_shorter() -> None:
+    assert complete_end_ms(MENU) == 250
+    assert complete_end_ms(Listen(node="n", mode="speech", timeout=5, speech=True, complete_end_ms=250)) == 0
+    assert complete_end_ms(Listen(node="n", mode="digits", timeout=5, speech=True, phrases=("one",),
+                                  complete_end_ms=250)) == 0
+    assert complete_end_ms(Listen(node="n", mode="menu", timeout=5, speech=True, phrases=("a",),
+                                  complete_end_ms=700, end_of_speech_ms=600)) == 0
+
+
+def test_a_complete_confident_phrase_at_a_pause_is_the_answer() -> None:
+    rec = Scripted(short=("balance", 0.9))
+    hyp = recognize_pcm(utterance(), MENU, rec)
+    assert hyp is not None and hyp.text == "balance" and len(rec.sessions) == 1
+
+
+def test_a_partial_or_unsure_phrase_waits_for_the_whole_utterance() -> None:
+    for short in (("balance", 0.3), ("balance please", 0.9), ("", 0.0)):
+        rec = Scripted(short=short)
+        hyp = recognize_pcm(utterance(), MENU, rec)
+        assert hyp is not None and hyp.text == "lost card", short
+        # The pause after "balance" was not enough; the pause after "lost card" was (a whole phrase).
+        assert len(rec.sessions) == 2 and rec.sessions[-1] > rec.sessions[0], rec.sessions
+
+
+def test_without_a_short_pause_setting_only_the_end_of_speech_decides() -> None:
+    rec = Scripted(short=("balance", 0.9))
+    listen = Listen(node="main", mode="menu", timeout=5, speech=True, phrases=MENU.phrases)
+    hyp = recognize_pcm(utterance(), listen, rec)
+    assert hyp is not None and hyp.text == "lost card" and len(rec.sessions) == 1

@@ -1,0 +1,141 @@
+"""Grammar-aware end of turn over the real ``/media`` websocket (issue 9, item 5).
+
+A menu answer that is already one whole phrase, heard confidently, ends the
+turn at a short pause (``end_of_speech_complete_ms``) instead of the full
+end-of-speech silence, like VoiceXML's ``completetimeout``. These tests pin
+the mechanism, not the milliseconds (the benchmark reports those): which
+recognitions ran, on how much audio, and which answer the engine got.
+
+The caller streams at real-time pace with silence between and after their
+words, as Twilio does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from ivr.speech.asr.base import Hypothesis
+from ivr.testing.media_client import MediaStreamClient
+from tests.web.test_media import Live, connect_twiml, speak, start_call, task_of, turns, until
+from tests.web.test_media_first_call import FLOW
+
+pytest.importorskip("flask_sock")
+
+WARMUP_BYTES = 8000 * 2 // 10 * 2
+"""Warm-up decodes 0.1 s of silence; anything longer is a caller's utterance."""
+
+
+class Recording:
+    """Wraps the real recogniser: records the audio length of each utterance session, may slow the first."""
+
+    def __init__(self, real: Any, first_delay: float = 0.0) -> None:
+        self.real, self.first_delay = real, first_delay
+        self.name, self.sample_rate = real.name, real.sample_rate
+        self.sessions: list[int] = []
+        self.lock = threading.Lock()
+
+    def start(self, grammar: Any) -> Any:
+        return _Session(self, self.real.start(grammar))
+
+
+class _Session:
+    def __init__(self, owner: Recording, inner: Any) -> None:
+        self.owner, self.inner, self.bytes = owner, inner, 0
+
+    def accept(self, pcm: bytes) -> None:
+        self.bytes += len(pcm)
+        self.inner.accept(pcm)
+
+    def finish(self) -> Hypothesis:
+        if self.bytes > WARMUP_BYTES:
+            with self.owner.lock:
+                self.owner.sessions.append(self.bytes)
+                first = len(self.owner.sessions) == 1
+            if first:
+                time.sleep(self.owner.first_delay)
+        return self.inner.finish()
+
+
+@pytest.fixture
+def voicefirst(make_app, flows_dir: Path) -> Iterator[Live]:
+    (flows_dir / "voicefirst.yaml").write_text(FLOW)
+    app = make_app(media_streams=True, secret_key="media-test-secret", extra={"prompt_background": False})
+    lv = Live(app)
+    yield lv
+    lv.close()
+
+
+def record(live: Live, first_delay: float = 0.0) -> Recording:
+    rt = live.app.extensions["ivr.media"]
+    rt._recognizer = Recording(rt.recognizer, first_delay)
+    return rt._recognizer
+
+
+def call(live: Live, sid: str, pcm: bytes) -> dict[str, Any]:
+    """Speak ``pcm`` once the menu has played, press 1 in the node the answer leads to; the context packet."""
+    params = start_call(live, sid, flow="voicefirst")
+    with MediaStreamClient(live.url, speed=1.0, call_sid=sid, timeout=20) as c:
+        c.connect(params)
+        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
+        c.send_silence(300)
+        c.send_pcm(pcm)
+        assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
+        assert until(c, lambda: "turn-2" in c.received.echoed_marks, 20)
+        c.send_dtmf("1")
+        c.speed = 0
+        assert until(c, lambda: c.closed, 20)
+    return task_of(connect_twiml(live, sid))
+
+
+def bare(text: str) -> bytes:
+    from ivr.speech.synth import synthesize
+    return synthesize(text, "flite:kal")
+
+
+def silence(ms: int) -> bytes:
+    return b"\x00\x00" * (8 * ms)
+
+
+def test_a_whole_confident_phrase_ends_the_turn_at_the_short_pause(voicefirst: Live) -> None:
+    rec = record(voicefirst)
+    ctx = call(voicefirst, "CA" + "e1" * 16, speak("lost card") + silence(1200))
+    assert ctx["queue"] == "cards" and ctx["transcript"][0]["text"] == "lost card"
+    stats = voicefirst.app.extensions["ivr.media"].stats()
+    assert stats["early_ends"] == 1
+    assert len(rec.sessions) == 1, "the early result was the answer: no second, full-length recognition"
+    assert stats["reply_gap_ms"]["n"] == 1 and stats["reply_gap_ms"]["p50"] > 0
+
+
+def test_a_pause_inside_an_answer_does_not_cut_the_caller_off(voicefirst: Live) -> None:
+    # "my" alone is no phrase of the menu: the turn waits, and the whole answer decides.
+    rec = record(voicefirst)
+    # About 400 ms between the words (flite leaves ~240 ms before a word): past the short pause, short of the full one.
+    ctx = call(voicefirst, "CA" + "e2" * 16, speak("my") + silence(100) + bare("balance") + silence(1200))
+    said = ctx["transcript"][0]["text"]
+    assert "balance" in said and ctx["queue"] == "billing", ctx["transcript"]
+    assert len(rec.sessions) >= 2 and rec.sessions[-1] > rec.sessions[0], rec.sessions
+    assert voicefirst.app.extensions["ivr.media"].stats()["early_ends"] == 0
+
+
+def test_an_early_result_is_dropped_when_the_caller_goes_on_talking(voicefirst: Live) -> None:
+    # The early recognition of "balance" comes back only after the caller has gone on to say
+    # "lost card": it is stale, and the whole utterance is recognised instead.
+    rec = record(voicefirst, first_delay=1.2)
+    call(voicefirst, "CA" + "e3" * 16, speak("balance") + silence(100) + bare("lost card") + silence(1500))
+    assert voicefirst.app.extensions["ivr.media"].stats()["early_ends"] == 0
+    assert len(rec.sessions) >= 2 and rec.sessions[-1] > rec.sessions[0], rec.sessions
+
+
+def test_an_early_result_still_running_at_the_end_of_speech_decides_the_turn(voicefirst: Live) -> None:
+    # Slower than the full silence: the end of speech waits for it rather than starting a second pass,
+    # so the answer is the same whichever finishes first.
+    rec = record(voicefirst, first_delay=1.0)
+    ctx = call(voicefirst, "CA" + "e4" * 16, speak("lost card") + silence(1500))
+    assert ctx["queue"] == "cards"
+    assert len(rec.sessions) == 1
+    assert voicefirst.app.extensions["ivr.media"].stats()["early_ends"] == 1
