@@ -24,6 +24,7 @@ from typing import Callable, Optional
 from ..errors import ConfigError, FlowError, Problem
 from .loader import LoadedFlow, flow_files, load_flow
 from .model import Flow
+from .model import Flow
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class FlowSet:
         self.check_interval = check_interval
         self._reload_lock = threading.Lock()  # one reload at a time; lookups never take it
         self._snap = _Snapshot()
+        self._preparers: list[Callable[[Flow], None]] = []
+        self._preparing: dict[int, bool] = {}
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         if not self.directory.is_dir():
@@ -71,6 +74,36 @@ class FlowSet:
                                             name=f"ivr-flow-reloader({self.directory})", daemon=True)
             self._thread.start()
             weakref.finalize(self, self._stop.set)  # a set never closed still ends its thread when collected
+
+    def on_change(self, prepare: Callable[[Flow], None]) -> None:
+        """Run ``prepare(flow)`` for each flow a reload adds or changes, *before* the reload is published.
+
+        The media layer builds the new grammars' decoders and the prompt layer
+        renders the new prompts here, so the first caller of an edited flow
+        is not the one who pays for them. Preparers run in the reloading
+        thread (the background reloader on a live server); one that fails is
+        logged and the flow is still published: a slower first call beats a
+        fix held back.
+        """
+        self._preparers.append(prepare)
+
+    def _prepare(self, flows: list[LoadedFlow]) -> None:
+        me = threading.get_ident()
+        self._preparing[me] = True
+        try:
+            self._prepare_all(flows)
+        finally:
+            self._preparing.pop(me, None)
+
+    def _prepare_all(self, flows: list[LoadedFlow]) -> None:
+        for lf in flows:
+            for prepare in list(self._preparers):
+                if self._stop.is_set():
+                    return
+                try:
+                    prepare(lf.flow)
+                except Exception:  # noqa: BLE001 - preparing is an optimisation, never a reason to keep old flows
+                    log.exception("preparing flow '%s' after a reload failed; it is served anyway", lf.flow.flow)
 
     # -- reloading ---------------------------------------------------------
 
@@ -86,8 +119,8 @@ class FlowSet:
 
     def check(self) -> bool:
         """Reload if any file changed since the last load; True when it reloaded."""
-        if self._stamp() == self._snap.stamp:
-            return False
+        if self._preparing.get(threading.get_ident()) or self._stamp() == self._snap.stamp:
+            return False  # (a preparer looking flows up mid-reload sees the published set)
         self.reload()
         return True
 
@@ -125,6 +158,10 @@ class FlowSet:
                             f"'{by_number[number]}'"))
                     else:
                         by_number[number] = lf.flow.flow
+            before = {path: (mtime, size) for path, mtime, size in old.stamp}
+            now = {path: (mtime, size) for path, mtime, size in stamp}
+            self._prepare([lf for path, lf in by_file.items()
+                           if old.by_file.get(path) is not lf and before.get(path) != now.get(path)])
             self._snap = _Snapshot(by_id, by_number, by_file, errors, stamp)  # the swap
             return errors
 

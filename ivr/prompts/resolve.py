@@ -107,6 +107,50 @@ class PromptResolver:
             return self.background
         return None
 
+    def missing(self, flow: Any) -> list[PromptSpec]:
+        """The prompts of ``flow`` (every fixed text it can speak) with no rendered audio yet."""
+        from ivr.prompts.catalog import flow_specs
+        return [spec for spec in flow_specs(flow) if self.cache.lookup(spec) is None]
+
+    def status(self, flows: Sequence[Any]) -> dict[str, Any]:
+        """What ``GET /api/health`` reports under ``prompts``: rendered, missing (by flow), still rendering.
+
+        Missing prompts play with ``<Say>`` (or the stream's fallback voice)
+        until ``prompts build`` renders them; ``rendering`` counts prompts a
+        reload is rendering right now.
+        """
+        from ivr.prompts.catalog import flow_specs
+        total = 0
+        missing: dict[str, int] = {}
+        for flow in flows:
+            specs = flow_specs(flow)
+            total += len(specs)
+            gone = sum(1 for spec in specs if self.cache.lookup(spec) is None)
+            if gone:
+                missing[flow.flow] = gone
+        bg = self._background()
+        return {"total": total, "present": total - sum(missing.values()), "missing": sum(missing.values()),
+                "missing_by_flow": missing, "rendering": bg.pending if bg is not None else 0}
+
+    def prepare(self, flow: Any, timeout: float = 30.0) -> int:
+        """Render ``flow``'s missing prompts now and wait for them (at most ``timeout`` s); returns how many.
+
+        Called when a reload adds or changes a flow, before it is served, so
+        its first callers hear rendered audio rather than ``<Say>``. Does
+        nothing where background rendering is off or the directory was never
+        built (such a deployment keeps to ``<Say>`` by design).
+        """
+        bg = self._background()
+        if bg is None:
+            return 0
+        specs = self.missing(flow)
+        for spec in specs:
+            bg.request(spec)
+        if specs and not bg.wait_idle(timeout):
+            log.warning("flow '%s': %d prompts still rendering after %.0f s; served meanwhile with <Say>",
+                        getattr(flow, "flow", "?"), bg.pending, timeout)
+        return len(specs)
+
     def audio(self, play: Any, *, render_missing: bool = True) -> list[PromptAudio] | None:
         """The audio files to play for ``play``, in order; None when there are none.
 

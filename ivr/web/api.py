@@ -78,13 +78,25 @@ def health() -> Any:
     """Liveness plus readiness: ``ready`` is false until speech calls can be answered at full speed.
 
     ``speech`` is the media runtime's warm-up state (recogniser loaded,
-    grammars warm); a load balancer can hold traffic until ``ready``. Calls
-    that arrive earlier are still answered, only slower.
+    grammars warm); ``prompts`` counts each flow's rendered and missing
+    prompts and those a reload is rendering now. ``ready`` waits for warm-up
+    work (grammars, prompts being rendered) but not for prompts nobody
+    built: those play with ``<Say>``, and holding traffic would not fix
+    them (``prompts.missing`` says so). A load balancer can hold traffic
+    until ``ready``; calls that arrive earlier are still answered, slower.
     """
     media = current_app.extensions.get("ivr.media")
     speech = media.readiness() if media is not None and current_app.extensions.get("ivr.start_call") else None
-    return jsonify(status="ok", flows=svc().flows.ids,
-                   ready=True if speech is None else bool(speech["ready"]), speech=speech)
+    flows = svc().flows
+    resolver = current_app.extensions.get("ivr.prompts")
+    prompts = None
+    if resolver is not None:
+        try:
+            prompts = resolver.status([f for f in (flows.get(i) for i in flows.ids) if f is not None])
+        except Exception as exc:  # noqa: BLE001 - health must answer even when the audio directory is broken
+            prompts = {"error": f"{type(exc).__name__}: {exc}"}
+    ready = (speech is None or bool(speech["ready"])) and not (prompts or {}).get("rendering")
+    return jsonify(status="ok", flows=flows.ids, ready=ready, speech=speech, prompts=prompts)
 
 
 @bp.get("/flows")

@@ -172,4 +172,5 @@ def install(app: Any, audio_dir: str, *, background: bool = True) -> PromptResol
     app.register_blueprint(bp)
     if renderer is not None:
         app.extensions["ivr"].on_close.append(renderer.close)
+        app.extensions["ivr"].flows.on_change(resolver.prepare)  # an edited flow's prompts, before it is served
     return resolver

@@ -132,3 +132,28 @@ def test_a_flow_set_never_closed_ends_its_thread_when_collected(flows_dir: Path)
     gc.collect()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_a_reload_prepares_new_flows_before_publishing_them_and_a_failing_preparer_holds_nothing_back(
+        tmp_path: Path, flows_dir: Path) -> None:
+    from ivr.flow.registry import FlowSet
+
+    flows = FlowSet(flows_dir, check_interval=0)
+    seen: list[tuple[str, bool]] = []
+
+    def prepare(flow: Any) -> None:
+        seen.append((flow.flow, flow.flow in flows.ids))       # not visible yet while being prepared
+        raise RuntimeError("decoder build failed")
+
+    flows.on_change(prepare)
+    flows.reload()
+    assert seen == []                                           # nothing changed: nothing to prepare
+    text = (flows_dir / "acme.yaml").read_text().replace("flow: acme", "flow: extra")
+    (flows_dir / "extra.yaml").write_text(text)
+    flows.reload()
+    assert seen == [("extra", False)]
+    assert "extra" in flows.ids                                 # published although its preparer failed
+    (flows_dir / "extra.yaml").write_text(text.replace("Welcome to Acme", "Welcome back"))
+    flows.reload()
+    assert seen[-1] == ("extra", True)                          # an edit: the old version serves meanwhile
+    flows.close()
