@@ -168,7 +168,7 @@ def one_call(base: str, pcm: bytes, i: int, speed: float = 1.0, timeout: float =
             return out
         c.send_silence(400 + int(speak_after * 1000))
         c.send_pcm(pcm)
-        sent_at = time.monotonic()                 # the caller's last word has just gone out
+        sent_at = time.monotonic() - _trailing_silence_s(pcm)   # when the caller's last word went out
         heard = len(c.received.audio)
         gap: Optional[float] = None
         deadline = sent_at + 8.0
@@ -192,6 +192,14 @@ def one_call(base: str, pcm: bytes, i: int, speed: float = 1.0, timeout: float =
         except Exception:  # noqa: BLE001 - the call ended (balance, then goodbye)
             pass
     return out
+
+
+def _trailing_silence_s(pcm: bytes, floor: int = 300) -> float:
+    """Seconds of near-silence at the end of a clip (synthesisers leave some after the last word)."""
+    import numpy as np
+    x = np.abs(np.frombuffer(pcm, dtype="<i2").astype(np.int32))
+    loud = np.nonzero(x > floor)[0]
+    return (len(x) - 1 - int(loud[-1])) / 8000 if len(loud) else 0.0
 
 
 def _pct(values: list[float]) -> dict[str, Optional[float]]:
@@ -241,6 +249,8 @@ def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spre
         row = {"calls": level, "answered": ok, "reply_ms_p50": st["reply_ms"]["p50"],
                "reply_ms_p95": st["reply_ms"]["p95"], "reply_ms_max": st["reply_ms"]["max"],
                "reply_gap_ms_p50": st["reply_gap_ms"]["p50"], "reply_gap_ms_p95": st["reply_gap_ms"]["p95"],
+               "reply_gap_early_ms_p50": st["reply_gap_early_ms"]["p50"],
+               "reply_gap_early_ms_p95": st["reply_gap_early_ms"]["p95"],
                "caller_gap_ms_p50": heard["p50"], "caller_gap_ms_p95": heard["p95"],
                "early_ends": st.get("early_ends"), "recognition_timeouts": st.get("recognition_timeouts"),
                "failures": sorted({o.get("error", "no reply within 8 s") for o in outs if not o.get("ok")})[:3]}
@@ -283,6 +293,7 @@ def latency(server: Server, calls: int = 20) -> dict[str, Any]:
         out[kind] = {"said": text, "calls": calls // len(LATENCY_SAYINGS), "answered": ok,
                      "reply_ms_p50": st["reply_ms"]["p50"], "reply_ms_p95": st["reply_ms"]["p95"],
                      "reply_gap_ms_p50": st["reply_gap_ms"]["p50"], "reply_gap_ms_p95": st["reply_gap_ms"]["p95"],
+                     "reply_gap_early_ms_p95": st["reply_gap_early_ms"]["p95"],
                      "caller_gap_ms_p50": heard["p50"], "caller_gap_ms_p95": heard["p95"],
                      "early_ends": st.get("early_ends")}
     return out
@@ -321,5 +332,6 @@ def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), wor
     report["measures"] = {
         "reply_ms": "server: end-of-turn decision to the first byte of the reply",
         "reply_gap_ms": "server: the caller's last voiced frame to the first byte of the reply",
+        "reply_gap_early_ms": "the same, for turns ended at the short pause (a whole, confident phrase)",
         "caller_gap_ms": "Twilio side: the last frame of speech sent to the first reply audio received"}
     return report

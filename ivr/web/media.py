@@ -163,6 +163,8 @@ class MediaRuntime:
         """End-of-turn decision to the first byte of the reply: the server's share of the wait."""
         self.reply_gap_ms: collections.deque[float] = collections.deque(maxlen=20_000)
         """The caller's last voiced frame to the first byte of the reply: the silence the caller hears."""
+        self.reply_gap_early_ms: collections.deque[float] = collections.deque(maxlen=20_000)
+        """The same, for turns that ended at the short pause (a whole, confident phrase)."""
         self.early_ends = 0
         self.speculations = 0
         self.active = 0
@@ -330,12 +332,14 @@ class MediaRuntime:
     def stats(self) -> dict[str, Any]:
         return {"active": self.active, "total": self.total, "refused": self.refused,
                 "reply_ms": _percentiles(self.reply_ms), "reply_gap_ms": _percentiles(self.reply_gap_ms),
+                "reply_gap_early_ms": _percentiles(self.reply_gap_early_ms),
                 "early_ends": self.early_ends, "speculations": self.speculations,
                 "recognition_timeouts": self.timeouts}
 
     def reset_stats(self) -> None:
         self.reply_ms.clear()
         self.reply_gap_ms.clear()
+        self.reply_gap_early_ms.clear()
         self.early_ends = self.speculations = self.timeouts = 0
 
     def close(self) -> None:
@@ -418,6 +422,7 @@ class MediaSession:
         self.end_wall: Optional[float] = None
         self.reply_from: Optional[float] = None
         self.gap_from: Optional[float] = None
+        self.early = False
         self.language = "en-US"
         self.detector = EndpointDetector(VadConfig(), on_voiced_frame=lambda f: rt.tap.publish(call_id, f))
         self.reply_ms: list[float] = []
@@ -443,7 +448,10 @@ class MediaSession:
                 self.rt.reply_ms.append(ms)
                 if self.gap_from is not None:
                     self.rt.reply_gap_ms.append((now - self.gap_from) * 1000)
+                    if self.early:
+                        self.rt.reply_gap_early_ms.append((now - self.gap_from) * 1000)
                 self.reply_from = self.gap_from = None
+                self.early = False
             self._send(MS.media_message(self.stream_sid, b"".join(frames[i:i + FRAMES_PER_MESSAGE])))
         return len(frames)
 
@@ -670,6 +678,7 @@ class MediaSession:
                 self.spec = None
                 if complete:
                     self.rt.early_ends += 1
+                    self.early = True
                     self._speech_result(spec.pipe, spec.seq, hyp)
                 else:
                     self._submit_full(spec.pipe, spec.seq)
@@ -681,6 +690,7 @@ class MediaSession:
                 self.spec = None
                 spec.pipe.end_early(spec.paused)
                 self.rt.early_ends += 1
+                self.early = True
                 self.recognizing = True
                 self._speech_result(spec.pipe, spec.seq, hyp)
 
