@@ -154,7 +154,7 @@ BANK_TUNING: tuple[Case, ...] = (
                     ("stolen card", "2"), ("billing", "3"), ("pay my bill", "3"), ("opening hours", "4"),
                     ("when are you open", "4"), ("transfer money", "5"), ("mortgage", "6"),
                     ("report fraud", "7")])
-    + _cases("sentence", [("I'd like to check my balance please", "1"), ("I think I lost my card yesterday", "2"),
+    + _cases("sentence", [("I'd like to check my balance please", "1"), ("mortgage please", "6"), ("I think I lost my card yesterday", "2"),
                           ("I want to pay my bill", "3"), ("I need to transfer money to my son", "5"),
                           ("I'm calling about my mortgage", "6"), ("I want to report fraud on my account", "7")])
     + _cases("question", [("can you tell me my balance", "1"), ("what are your opening hours", "4"),
@@ -163,7 +163,7 @@ BANK_TUNING: tuple[Case, ...] = (
     + _cases("agent", [("representative", "agent"), ("agent", "agent"), ("speak to someone", "agent"),
                        ("I want to speak to an agent please", "agent"), ("can I talk to somebody", "agent"),
                        ("get me an operator", "agent")])
-    + _cases("key", [("one", "1"), ("two", "2"), ("three", "3"), ("five", "5"), ("press six", "6"),
+    + _cases("key", [("one", "1"), ("two", "2"), ("number three", "3"), ("five", "5"), ("press six", "6"),
                      ("option seven", "7")])
     + _cases("negative", [("good morning", None), ("can you hear me", None), ("hello is anybody there", None),
                           ("tell me a joke", None), ("what's the weather today", None),
