@@ -1,12 +1,13 @@
-"""Whisper beside pocketsphinx on the speech benchmark: accuracy, false accepts, latency, CPU.
+"""Whisper beside pocketsphinx (and their combination) on the speech benchmark: accuracy, false accepts,
+latency, CPU.
 
 The lead wires :func:`side_by_side` into ``python -m ivr bench speech``; run
 alone with ``python -m ivr.speech.bench_whisper [--set heldout|tuning]
-[--threads 1,2]`` it prints the same dict as JSON.
+[--quick] [--threads 1,2]`` it prints the same dict as JSON.
 
-Both recognisers hear the same synthesised cases through
-:func:`ivr.speech.bench_stream.accuracy` (acme's menu and the 7-option
-banking menu, held-out voices by default). CPU per utterance is measured
+Every recogniser hears the same generated set (:func:`ivr.speech.bench.run`:
+acme's menu and the 7-option banking menu; voices, line conditions and
+phrasing kinds, reported per condition). CPU per utterance is measured
 around each session (``time.process_time`` covers CTranslate2's OpenMP
 threads too); the benchmark runs one utterance at a time, so nothing else
 of the process is counted.
@@ -15,99 +16,56 @@ of the process is counted.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Optional, Sequence
 
-from ivr.speech.asr.base import Hypothesis, Recognizer
-from ivr.speech.bench import HELDOUT_VOICES, NOISE_LEVELS, TUNING_VOICES
-from ivr.speech.grammar import Grammar
+SUMMARY_KEYS = ("accuracy", "false_accept", "confirmed", "negatives_confirmed", "latency_ms_p50",
+                "latency_ms_p95", "cpu_ms_per_utterance_mean", "cpu_ms_per_utterance_p95", "positives", "negatives")
 
 
-class CpuMeter:
-    """A recogniser wrapper that adds up the process CPU time spent in its sessions."""
-
-    def __init__(self, inner: Recognizer) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.sample_rate = inner.sample_rate
-        self.cpu_s = 0.0
-        self.utterances = 0
-
-    def start(self, grammar: Optional[Grammar]) -> "_MeteredSession":
-        """Start the inner session, timing its start-up too."""
-        c0 = time.process_time()
-        session = self.inner.start(grammar)
-        self.cpu_s += time.process_time() - c0
-        return _MeteredSession(self, session)
-
-    @property
-    def cpu_ms_per_utterance(self) -> float:
-        """Mean CPU milliseconds per finished utterance."""
-        return 1000 * self.cpu_s / self.utterances if self.utterances else 0.0
+def _summary(res: dict[str, Any], errors: int = 12) -> dict[str, Any]:
+    out = {k: res[k] for k in SUMMARY_KEYS}
+    for axis in ("by_line", "by_kind", "by_menu"):
+        out[axis] = {k: {"accuracy": v["accuracy"], "false_accept": v["false_accept"]} for k, v in res[axis].items()}
+    out["errors_total"] = len(res["errors"])
+    out["errors_sample"] = res["errors"][:errors]
+    return out
 
 
-class _MeteredSession:
-    def __init__(self, meter: CpuMeter, inner: Any) -> None:
-        self._meter = meter
-        self._inner = inner
-
-    def accept(self, pcm16_at_8k: bytes) -> None:
-        c0 = time.process_time()
-        self._inner.accept(pcm16_at_8k)
-        self._meter.cpu_s += time.process_time() - c0
-
-    def finish(self) -> Hypothesis:
-        c0 = time.process_time()
-        hyp = self._inner.finish()
-        self._meter.cpu_s += time.process_time() - c0
-        self._meter.utterances += 1
-        return hyp
-
-
-def _summary(res: dict[str, Any], meter: CpuMeter) -> dict[str, Any]:
-    menus = res["menus"]
-    lat50 = max(m["latency_ms_p50"] for m in menus.values())
-    lat95 = max(m["latency_ms_p95"] for m in menus.values())
-    return {"accuracy": res["accuracy"], "false_accept": res["false_accept"],
-            "confirmed": {k: m["confirmed"] for k, m in menus.items()},
-            "latency_ms_p50": round(lat50, 1), "latency_ms_p95": round(lat95, 1),
-            "cpu_ms_per_utterance": round(meter.cpu_ms_per_utterance, 1),
-            "positives": res["positives"], "negatives": res["negatives"],
-            "menus": {k: {"accuracy": m["accuracy"], "false_accept": m["false_accept"],
-                          "errors_sample": m["errors_sample"]} for k, m in menus.items()}}
-
-
-def side_by_side(voices: Sequence[str] = HELDOUT_VOICES,
-                 noise: Sequence[Optional[float]] = NOISE_LEVELS,
-                 whisper_threads: Sequence[int] = (1, 2), with_pocketsphinx: bool = True,
+def side_by_side(split: str = "heldout", quick: bool = False, whisper_threads: Sequence[int] = (1, 2),
+                 with_pocketsphinx: bool = True, with_combined: bool = True,
                  whisper_model: Optional[str] = None, whisper_tuning: Any = None) -> dict[str, Any]:
-    """The benchmark menus with pocketsphinx and with Whisper at each thread count.
+    """The benchmark set with pocketsphinx, with Whisper at each thread count, and with the combination.
 
     Returns:
-        ``{"voices", "noise_snr_db", "pocketsphinx": {...}, "whisper": {"threads_1": {...}, ...}}``,
-        each with ``accuracy``, ``false_accept``, ``latency_ms_p50``/``p95`` (the
-        slower of the two menus), ``cpu_ms_per_utterance``, counts and an error sample.
-        Latency is end of audio to hypothesis; Whisper does all its work then.
+        ``{"split", "quick", "pocketsphinx": {...}, "whisper": {"threads_1": {...}, ...},
+        "pocketsphinx+whisper": {...}}``, each with ``accuracy``, ``false_accept``,
+        ``latency_ms_p50``/``p95`` (end of audio to hypothesis), CPU per utterance,
+        per line / phrasing kind / menu figures and an error sample. The
+        combination uses Whisper at the first thread count.
     """
     from ivr.speech.asr import get_recognizer
+    from ivr.speech.asr.combined import CombinedRecognizer
+    from ivr.speech.asr.pocketsphinx_backend import FIRST_PASS, PocketSphinxRecognizer
     from ivr.speech.asr.whisper_backend import WhisperRecognizer
-    from ivr.speech.bench_stream import accuracy
+    from ivr.speech.bench import run
 
-    voices, noise = tuple(voices), tuple(noise)
-    out: dict[str, Any] = {"voices": list(voices), "noise_snr_db": list(noise)}
+    out: dict[str, Any] = {"split": split, "quick": quick}
+    sphinx = get_recognizer("pocketsphinx")
     if with_pocketsphinx:
-        meter = CpuMeter(get_recognizer("pocketsphinx"))
-        ps = _summary(accuracy(voices, noise, meter), meter)
-        ps["model"] = getattr(meter.inner, "model", "")
-        out["pocketsphinx"] = ps
+        out["pocketsphinx"] = _summary(run(split, sphinx, quick))
+        out["pocketsphinx"]["model"] = getattr(sphinx, "model", "")
     out["whisper"] = {}
+    first: Any = None
     for threads in whisper_threads:
         rec = WhisperRecognizer(whisper_model, threads=threads, workers=1, tuning=whisper_tuning)
         rec.transcribe(b"\x00\x00" * 8000)  # first call allocates CTranslate2's buffers: not a caller's cost
-        meter = CpuMeter(rec)
-        w = _summary(accuracy(voices, noise, meter), meter)
+        first = first or rec
+        w = _summary(run(split, rec, quick))
         w["model"] = rec.model_path
         out["whisper"][f"threads_{threads}"] = w
+    if with_combined and first is not None:
+        combined = CombinedRecognizer(PocketSphinxRecognizer(FIRST_PASS), first)
+        out["pocketsphinx+whisper"] = _summary(run(split, combined, quick))
     return out
 
 
@@ -116,19 +74,16 @@ def _main(argv: Optional[Sequence[str]] = None) -> None:
 
     from ivr.speech.asr.whisper_backend import WhisperTuning
 
-    ap = argparse.ArgumentParser(description="Whisper vs pocketsphinx on the menu benchmark (JSON)")
+    ap = argparse.ArgumentParser(description="Whisper vs pocketsphinx vs both on the menu benchmark (JSON)")
     ap.add_argument("--set", choices=("heldout", "tuning"), default="heldout")
+    ap.add_argument("--quick", action="store_true", help="the benchmark's quick subset")
     ap.add_argument("--threads", default="1,2", help="Whisper thread counts, comma-separated")
     ap.add_argument("--no-pocketsphinx", action="store_true")
-    ap.add_argument("--voices", default="", help="comma-separated voices instead of --set")
-    ap.add_argument("--clean-only", action="store_true", help="clean line only (quick iterations)")
+    ap.add_argument("--no-combined", action="store_true")
     ap.add_argument("--full-window", action="store_true", help="Whisper's 30 s encoder window (for comparison)")
     args = ap.parse_args(argv)
-    voices = tuple(v for v in args.voices.split(",") if v) or (
-        HELDOUT_VOICES if args.set == "heldout" else TUNING_VOICES)
-    res = side_by_side(voices, (None,) if args.clean_only else NOISE_LEVELS,
-                       tuple(int(t) for t in args.threads.split(",") if t),
-                       with_pocketsphinx=not args.no_pocketsphinx,
+    res = side_by_side(args.set, args.quick, tuple(int(t) for t in args.threads.split(",") if t),
+                       with_pocketsphinx=not args.no_pocketsphinx, with_combined=not args.no_combined,
                        whisper_tuning=WhisperTuning(window_pad_ms=None) if args.full_window else None)
     print(json.dumps(res, indent=1))
 

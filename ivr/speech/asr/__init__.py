@@ -7,8 +7,9 @@ import threading
 from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis, RecognitionSession, Recognizer
 
-BACKENDS: tuple[str, ...] = ("pocketsphinx", "vosk", "whisper")
-"""Valid values for ``IVR_ASR_BACKEND``."""
+BACKENDS: tuple[str, ...] = ("pocketsphinx", "vosk", "whisper", "pocketsphinx+whisper")
+"""Valid values for ``IVR_ASR_BACKEND``; ``pocketsphinx+whisper`` asks Whisper only when pocketsphinx is
+unsure (:mod:`ivr.speech.asr.combined`)."""
 
 __all__ = ["BACKENDS", "Hypothesis", "RecognitionSession", "Recognizer", "choose_backend", "get_recognizer"]
 
@@ -27,8 +28,8 @@ def choose_backend(name: str | None = None, vosk_model: str | None = None,
 
     if name is not None and name not in BACKENDS:
         raise SpeechError(f"unknown ASR backend {name!r}; valid names: {', '.join(BACKENDS)}")
-    if name == "whisper":
-        return "whisper", str(find_whisper_model(whisper_model))
+    if name in ("whisper", "pocketsphinx+whisper"):
+        return name, str(find_whisper_model(whisper_model))
     model = vosk_model or (find_model() if name in (None, "vosk") else None)
     if name == "vosk" or (name is None and model):
         return "vosk", model
@@ -42,7 +43,7 @@ def get_recognizer(name: str | None = None, vosk_model: str | None = None,
     ``whisper`` when named.
 
     Args:
-        name: ``pocketsphinx``, ``vosk``, ``whisper`` or None (choose automatically).
+        name: ``pocketsphinx``, ``vosk``, ``whisper``, ``pocketsphinx+whisper`` or None (choose automatically).
         vosk_model: path of a vosk model directory; when None,
             :func:`ivr.speech.models.find_model` looks for one.
         whisper_model: Whisper model directory or name; when None, ``IVR_WHISPER_MODEL``,
@@ -64,6 +65,8 @@ def get_recognizer(name: str | None = None, vosk_model: str | None = None,
         return _shared_whisper(model, whisper_threads)
     from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
 
+    if backend == "pocketsphinx+whisper":
+        return _shared_combined(model, whisper_threads)
     return _shared_pocketsphinx(PocketSphinxRecognizer)
 
 
@@ -77,6 +80,23 @@ def _shared_pocketsphinx(cls: type) -> Recognizer:
     if not _PS:
         _PS.append(cls())
     return _PS[0]
+
+
+_COMBINED: dict[tuple[str, int | None], Recognizer] = {}
+
+
+def _shared_combined(model: str | None, threads: int | None) -> Recognizer:
+    # Its own pocketsphinx (first-pass tuning, own decoder pools) in front of the shared Whisper.
+    from ivr.speech.asr.combined import CombinedRecognizer
+    from ivr.speech.asr.pocketsphinx_backend import FIRST_PASS, PocketSphinxRecognizer
+
+    key = (model or "", threads)
+    whisper = _shared_whisper(model, threads)
+    with _WHISPER_LOCK:
+        rec = _COMBINED.get(key)
+        if rec is None:
+            rec = _COMBINED[key] = CombinedRecognizer(PocketSphinxRecognizer(FIRST_PASS), whisper)
+        return rec
 
 
 def _shared_whisper(model: str | None, threads: int | None) -> Recognizer:

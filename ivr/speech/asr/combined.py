@@ -8,8 +8,8 @@ Whisper tiny.en hears such speech far better but costs ten times the CPU.
 So every utterance goes to the first recogniser, and only the uncertain ones
 are also decoded by the second, on the same audio:
 
-* the first is sure (a match at ``sure_above`` or more): its answer stands;
-  the second never runs;
+* the first is sure (a grammar phrase alone at ``sure_above`` or more): its
+  answer stands; the second never runs;
 * otherwise the second decides; when both heard the same grammar phrases the
   answer is as sure as the surer of the two, when only the second heard
   something its answer and confidence are taken, and when the second hears
@@ -35,6 +35,10 @@ class CombinedTuning:
 
     Attributes:
         sure_above: a first-pass match at this confidence or more is final.
+        sure_only_bare: ...but only when it is a grammar phrase alone. Measured on
+            the tuning set: bare phrases at 0.7 or more were never wrong, while
+            a tenth of unrelated sentences decoded to a sentence holding a
+            phrase with a high confidence (the garbage model is not perfect).
         ask_on_no_match: also ask the second recogniser when the first heard
             no grammar phrase at all (the usual case in babble noise).
         unconfirmed: the confidence of a first answer the second recogniser did
@@ -43,6 +47,7 @@ class CombinedTuning:
     """
 
     sure_above: float = 0.7
+    sure_only_bare: bool = True
     ask_on_no_match: bool = True
     unconfirmed: float = 0.4
 
@@ -64,6 +69,13 @@ class CombinedRecognizer:
             return CombinedSession(self, grammar, None if grammar is None else self.first.start(grammar),
                                    self.second.start(grammar) if grammar is None else None)
         return CombinedSession(self, grammar, self.first.start(grammar), None)
+
+    def is_sure(self, h: Hypothesis, grammar: Grammar) -> bool:
+        """Whether the first recogniser's answer stands without a second opinion."""
+        t = self.tuning
+        if not h.text or h.confidence < t.sure_above:
+            return False
+        return not t.sure_only_bare or h.text in grammar.phrases
 
     def warm(self, grammar: Grammar | None) -> None:
         """Build what the first recogniser needs for ``grammar`` off the call path."""
@@ -106,8 +118,7 @@ class CombinedSession:
         h1 = self._first.finish()
         g = self._grammar
         t = self._owner.tuning
-        if g is None or g.digits or (h1.text and h1.confidence >= t.sure_above) or (
-                not h1.text and not t.ask_on_no_match):
+        if g is None or g.digits or self._owner.is_sure(h1, g) or (not h1.text and not t.ask_on_no_match):
             return h1
         s2 = self._owner.second.start(g)
         s2.accept(bytes(self._audio))
