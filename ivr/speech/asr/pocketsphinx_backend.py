@@ -113,8 +113,8 @@ class PocketSphinxTuning:
     compound_phrases: bool = True
     phrases_in_sentences: bool = True
     sentence_min_confidence: float = 0.3
-    sentence_max_words: int = 10
-    phrase_context_margin: float = 1.0
+    sentence_max_words: int = 8
+    phrase_context_margin: float = 0.7
     context_min_frames: int = 40
 
 
