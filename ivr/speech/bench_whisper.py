@@ -49,7 +49,9 @@ def side_by_side(split: str = "heldout", quick: bool = False, whisper_threads: S
     from ivr.speech.asr import get_recognizer
     from ivr.speech.asr.combined import CombinedRecognizer
     from ivr.speech.asr.pocketsphinx_backend import FIRST_PASS, PocketSphinxRecognizer
-    from ivr.speech.asr.whisper_backend import WhisperRecognizer
+    from dataclasses import replace
+
+    from ivr.speech.asr.whisper_backend import WhisperRecognizer, WhisperTuning
     from ivr.speech.bench import run
 
     out: dict[str, Any] = {"split": split, "quick": quick}
@@ -67,7 +69,9 @@ def side_by_side(split: str = "heldout", quick: bool = False, whisper_threads: S
         w["model"] = rec.model_path
         out["whisper"][f"threads_{threads}"] = w
     if with_combined and first is not None:
-        combined = CombinedRecognizer(PocketSphinxRecognizer(FIRST_PASS), first)
+        second = WhisperRecognizer(whisper_model, threads=first.threads, workers=1,
+                                   tuning=replace(whisper_tuning or WhisperTuning(), prompt_phrases=True))
+        combined = CombinedRecognizer(PocketSphinxRecognizer(FIRST_PASS), second)
         out["pocketsphinx+whisper"] = _summary(run(split, combined, quick))
     return out
 

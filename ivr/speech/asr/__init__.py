@@ -86,16 +86,20 @@ _COMBINED: dict[tuple[str, int | None], Recognizer] = {}
 
 
 def _shared_combined(model: str | None, threads: int | None) -> Recognizer:
-    # Its own pocketsphinx (first-pass tuning, own decoder pools) in front of the shared Whisper.
+    # Its own pocketsphinx (first-pass tuning, own decoder pools) in front of a Whisper that hears
+    # the menu's phrases as context (WhisperTuning.prompt_phrases).
     from ivr.speech.asr.combined import CombinedRecognizer
     from ivr.speech.asr.pocketsphinx_backend import FIRST_PASS, PocketSphinxRecognizer
 
+    from ivr.speech.asr.whisper_backend import WhisperRecognizer, WhisperTuning
+
     key = (model or "", threads)
-    whisper = _shared_whisper(model, threads)
     with _WHISPER_LOCK:
         rec = _COMBINED.get(key)
         if rec is None:
-            rec = _COMBINED[key] = CombinedRecognizer(PocketSphinxRecognizer(FIRST_PASS), whisper)
+            # The model itself is loaded once per process (whisper_backend.load_model) and shared.
+            second = WhisperRecognizer(model, threads=threads, tuning=WhisperTuning(prompt_phrases=True))
+            rec = _COMBINED[key] = CombinedRecognizer(PocketSphinxRecognizer(FIRST_PASS), second)
         return rec
 
 
