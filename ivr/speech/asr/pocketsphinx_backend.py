@@ -72,9 +72,6 @@ class PocketSphinxTuning:
         carrier_weight: copies of each phrase in each carrier frame ("press _",
             "i want to _") of the language model (:mod:`ivr.speech.asr.sphinx_lm`);
             0 leaves the frames out.
-        garbage_words: frequent English words added to the garbage vocabulary
-            (:func:`ivr.speech.asr.sphinx_lm.common_words`), so unrelated speech
-            has its own words to decode to.
         min_frame_score: minimum mean log-likelihood per frame (natural log,
             relative to the best senone) of the recognised words.
         confidence_mid: frame score that maps to confidence 0.5.
@@ -103,7 +100,6 @@ class PocketSphinxTuning:
 
     phrase_weight: int = 1000
     carrier_weight: int = 5
-    garbage_words: int = 0
     min_frame_score: float = -6.5
     noise_floor_dbfs: float = -60.0
     trim_lead_ms: int = 150
@@ -281,7 +277,7 @@ class PocketSphinxRecognizer:
 
     def _corpus(self, grammar: Grammar) -> list[str]:
         t = self.tuning
-        return corpus(grammar, t.phrase_weight, t.carrier_weight, t.compound_phrases, t.garbage_words)
+        return corpus(grammar, t.phrase_weight, t.carrier_weight, t.compound_phrases)
 
 
 class PocketSphinxSession:

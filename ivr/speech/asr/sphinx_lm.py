@@ -22,13 +22,7 @@ sentences. Digit grammars keep their own digit-loop corpus.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 from ivr.speech.grammar import SPOKEN_DIGITS, Grammar
-
-COMMON_WORDS_FILE = Path(__file__).with_name("common_words.txt")
-"""Frequent conversational words, most frequent first (see the file's header)."""
 
 FILLER_WORDS: tuple[str, ...] = tuple("""
 a about after again all also am an and any are as ask at back be because been but by call can
@@ -74,23 +68,13 @@ DIGIT_SOUNDALIKES = frozenset(
 """Words that sound like digits and would swallow them ("one" -> "want") in a digit grammar."""
 
 
-@lru_cache(maxsize=8)
-def common_words(n: int) -> tuple[str, ...]:
-    """The ``n`` most frequent words of :data:`COMMON_WORDS_FILE`."""
-    with open(COMMON_WORDS_FILE, encoding="utf-8") as fh:
-        words = [w.strip() for w in fh if w.strip() and not w.startswith("#")]
-    return tuple(words[:n])
-
-
-def corpus(grammar: Grammar, phrase_weight: int, carrier_weight: int, compound: bool,
-           garbage_words: int = 0) -> list[str]:
+def corpus(grammar: Grammar, phrase_weight: int, carrier_weight: int, compound: bool) -> list[str]:
     """The training sentences of ``grammar``'s language model (one per line).
 
     Args:
         phrase_weight: copies of each phrase said alone.
         carrier_weight: copies of each phrase in each carrier frame (0: no frames).
         compound: each multi-word phrase is one token (``lost_card``), heard whole or not at all.
-        garbage_words: how many :func:`common_words` join :data:`FILLER_WORDS` as garbage.
     """
     lines: list[str] = []
     if grammar.digits:
@@ -107,6 +91,5 @@ def corpus(grammar: Grammar, phrase_weight: int, carrier_weight: int, compound: 
     own = set(grammar.words())
     phrases = grammar.phrases
     lines += [s for s in EVERYDAY_SENTENCES if not any(f" {p} " in f" {s} " for p in phrases)]
-    garbage = dict.fromkeys(FILLER_WORDS + common_words(garbage_words))
-    lines += [w for w in garbage if w not in own]
+    lines += [w for w in FILLER_WORDS if w not in own]
     return lines

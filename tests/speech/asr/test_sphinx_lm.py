@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ivr.speech import bench
 from ivr.speech.asr.pocketsphinx_backend import PocketSphinxTuning, Word, judge
-from ivr.speech.asr.sphinx_lm import CARRIERS, EVERYDAY_SENTENCES, common_words, corpus
+from ivr.speech.asr.sphinx_lm import CARRIERS, EVERYDAY_SENTENCES, corpus
 from ivr.speech.grammar import Grammar, digits_grammar
 
 MENU = Grammar(("balance", "lost card", "agent"), "en-US")
@@ -43,11 +43,6 @@ def test_no_held_out_sentence_fed_the_language_model():
                 assert _frames_of(said, grammar.phrases) <= learnt, case.text
     for s in EVERYDAY_SENTENCES:
         assert not any(f" {normalize(c.text)} " in f" {s} " for _, _, held in bench.MENUS.values() for c in held), s
-
-
-def test_common_words_are_the_most_frequent_first():
-    assert common_words(5) == ("the", "to", "i", "and", "a")
-    assert len(common_words(2000)) == 2000
 
 
 def test_digit_grammar_keeps_its_digit_loop():
