@@ -115,7 +115,9 @@ def _speech_summary(config: Config) -> str:
     """Which recogniser speech calls will use, and how to improve it when it is the stock model."""
     from .speech.asr import choose_backend
 
-    backend, model = choose_backend(config.asr_backend, config.vosk_model)
+    backend, model = choose_backend(config.asr_backend, config.vosk_model, config.whisper_model)
+    if backend == "whisper":
+        return f"speech: whisper, model {model}"
     if backend == "vosk":
         return f"speech: vosk, model {model}"
     if model is not None:

@@ -32,6 +32,15 @@ def _seconds(value: Optional[str], name: str, default: float) -> float:
     return seconds
 
 
+def _count(value: Optional[str], name: str) -> Optional[int]:
+    """A positive whole number from the environment (None when unset), or a ConfigError with the fix."""
+    if value is None or not value.strip():
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"{name}={value!r} is not a positive whole number; set it to e.g. 2, or unset it")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of one running IVR.
@@ -42,6 +51,9 @@ class Config:
         public_url: ``IVR_PUBLIC_URL``, the base URL Twilio calls (signatures are computed on it).
         flows_dir, database_url, redis_url, asr_backend, vosk_model, audio_dir, api_token,
         default_flow: see DESIGN.md.
+        whisper_model: ``IVR_WHISPER_MODEL``, the Whisper backend's model: a CTranslate2 directory or a
+            name that ``models download`` fetched (``small.en``); unset, the bundled tiny.en.
+        whisper_threads: ``IVR_WHISPER_THREADS``, OpenMP threads per Whisper decode (default min(2, CPUs)).
         secret_key: ``IVR_SECRET_KEY``; encrypts sensitive values held between turns.
         hooks: ``IVR_HOOKS``, comma-separated modules with ``register(registry)``.
         store_timeout: ``IVR_STORE_TIMEOUT`` (seconds, default 2): the deadline of every store call.
@@ -58,6 +70,8 @@ class Config:
     redis_url: Optional[str] = None
     asr_backend: Optional[str] = None
     vosk_model: Optional[str] = None
+    whisper_model: Optional[str] = None
+    whisper_threads: Optional[int] = None
     audio_dir: str = "audio"
     api_token: Optional[str] = None
     default_flow: Optional[str] = None
@@ -86,6 +100,8 @@ class Config:
             redis_url=e.get("IVR_REDIS_URL") or None,
             asr_backend=e.get("IVR_ASR_BACKEND") or None,
             vosk_model=e.get("IVR_VOSK_MODEL") or None,
+            whisper_model=e.get("IVR_WHISPER_MODEL") or None,
+            whisper_threads=_count(e.get("IVR_WHISPER_THREADS"), "IVR_WHISPER_THREADS"),
             audio_dir=e.get("IVR_AUDIO_DIR") or "audio",
             api_token=e.get("IVR_API_TOKEN") or None,
             default_flow=e.get("IVR_DEFAULT_FLOW") or None,

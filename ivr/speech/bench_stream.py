@@ -1,8 +1,8 @@
 """``python -m ivr bench speech``: menu accuracy, reply latency through the real websocket, capacity.
 
-* accuracy: :func:`ivr.speech.bench.accuracy_benchmark` on acme's main menu,
-  with tuning voices and held-out voices reported apart, several phrasings,
-  white noise, and sentences that must select nothing;
+* accuracy: the generated set of :mod:`ivr.speech.bench` (acme's main menu
+  and a 7-option banking menu; voices, phrasings and line conditions with
+  tuning and held-out halves reported apart, per condition);
 * reply latency: a ``python -m ivr serve`` subprocess records, per turn, the
   time from the VAD's end-of-speech decision to the first ``media`` byte of
   the reply (``GET /api/media/stats``); callers stream in real time;
@@ -23,76 +23,40 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Optional
 
-from ivr.speech.bench import HELDOUT_VOICES as HELD_OUT_VOICES
-from ivr.speech.bench import TUNING_VOICES
+from ivr.speech.bench import HELDOUT_VOICES as _HELDOUT_SPECS
+from ivr.speech.bench import TUNING_VOICES as _TUNING_SPECS
+from ivr.speech.bench import parse_voice
 
 GAP_TARGET_MS = 500
 """Issue 9: the silence a caller hears after a whole menu phrase, p95, at 40 concurrent calls on 2 cores."""
 
-ACME_PHRASINGS = {
-    "balance": ("balance", "my balance", "what is my balance"),
-    "cards": ("cards", "lost card", "I lost my card"),
-    "agent": ("agent", "representative", "operator", "a person"),
-}
-ACME_NEGATIVES = ("what's the weather like today", "I want to order a pizza", "the dog barked at the mailman",
-                  "hello is anybody there", "can you hear me", "nothing thanks")
+# The websocket runs speak "balance" in each voice at its normal rate (the accuracy set varies the rates).
+HELD_OUT_VOICES = tuple(dict.fromkeys(parse_voice(v)[0] for v in _HELDOUT_SPECS))
+TUNING_VOICES = tuple(dict.fromkeys(parse_voice(v)[0] for v in _TUNING_SPECS))
+
+def _trimmed(res: dict[str, Any], errors: int = 40) -> dict[str, Any]:
+    """The report with its error list cut to a sample (the full list: ``python -m ivr.speech.bench``)."""
+    res = dict(res)
+    errs = res.pop("errors")
+    res["errors_total"] = len(errs)
+    res["errors_sample"] = errs[:errors]
+    return res
 
 
-def _acme_menu() -> tuple[Any, Any]:
-    from ivr.flow.loader import load_flow
-    root = Path(__file__).resolve().parents[2]
-    flow = load_flow(root / "flows" / "acme.yaml").flow
-    return flow, flow.nodes["main"].menu
+def acme_accuracy(split: str = "heldout", quick: bool = False, recognizer: Any = None) -> dict[str, Any]:
+    """acme's main menu alone, listened to with exactly the grammar a live call uses (agent words included)."""
+    from ivr.speech.bench import run as bench_run
+    return _trimmed(bench_run(split, recognizer, quick, menus=("acme",)))
 
 
-def _rounded(res: dict[str, Any]) -> dict[str, Any]:
-    errors = res.pop("errors")
-    res.pop("per_voice", None)
-    res["errors_sample"] = errors[:8]
-    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}
+def accuracy(split: str = "heldout", quick: bool = False, recognizer: Any = None) -> dict[str, Any]:
+    """The generated accuracy set (:mod:`ivr.speech.bench`): both menus, per line, phrasing kind and voice.
 
-
-def acme_accuracy(voices: tuple[str, ...], noise: tuple[Optional[float], ...], recognizer: Any = None
-                  ) -> dict[str, Any]:
-    """acme's main menu, listened to with exactly the grammar a live call uses (agent words included)."""
-    from ivr.engine.matching import match_menu
-    from ivr.speech.bench import accuracy_benchmark
-    from ivr.speech.grammar import Grammar
-
-    flow, menu = _acme_menu()
-
-    def match(text: str) -> Optional[str]:
-        m = match_menu(menu, text, flow.language, flow.settings.agent_words)
-        if m.kind == "agent":
-            return "agent"
-        if m.kind == "option":
-            return menu.options[m.index].goto
-        return None
-
-    from ivr.engine.engine import _listen, _Turn  # the grammar a live call listens with
-    from ivr.engine.state import CallState
-    t = _Turn(flow, CallState(call_id="bench", flow=flow.flow, node="main"), 0.0)
-    _listen(t, flow.nodes["main"], menu)
-    listen = t.actions[-1]
-    return _rounded(accuracy_benchmark(voices, noise, {k: list(v) for k, v in ACME_PHRASINGS.items()},
-                                       ACME_NEGATIVES, match, recognizer=recognizer,
-                                       grammar=Grammar(tuple(listen.phrases), flow.language),
-                                       confirm_below=flow.settings.confidence))
-
-
-def accuracy(voices: tuple[str, ...], noise: tuple[Optional[float], ...], recognizer: Any = None
-             ) -> dict[str, Any]:
-    """Both benchmark menus (acme's 2 options; a 7-option banking menu), pooled and apart."""
-    from ivr.speech.bench import run_menu_benchmark
-
-    menus = {"acme": acme_accuracy(voices, noise, recognizer),
-             "banking_7_options": _rounded(run_menu_benchmark(voices, recognizer, noise_levels=noise))}
-    pos = sum(m["positives"] for m in menus.values())
-    neg = sum(m["negatives"] for m in menus.values())
-    return {"voices": list(voices), "noise_snr_db": list(noise),
-            "accuracy": round(sum(m["accuracy"] * m["positives"] for m in menus.values()) / pos, 3),
-            "false_accept": round(sum(m["false_accept"] * m["negatives"] for m in menus.values()) / neg, 3),
-            "positives": pos, "negatives": neg, "menus": menus}
+    ``split`` is ``heldout`` (voices and sentences never tuned on: the figure to
+    report) or ``tuning``.
+    """
+    from ivr.speech.bench import run as bench_run
+    return _trimmed(bench_run(split, recognizer, quick))
 
 
 # -- through the websocket ---------------------------------------------------------
@@ -303,22 +267,19 @@ def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), wor
     import tempfile
 
     from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
-    from ivr.speech.bench import NOISE_LEVELS
-
-    noise = NOISE_LEVELS[:1] if quick else NOISE_LEVELS
     adapted = PocketSphinxRecognizer()
     report: dict[str, Any] = {
         "recognizer": {"backend": "pocketsphinx", "acoustic_model": adapted.model},
-        "accuracy_held_out": accuracy(HELD_OUT_VOICES[:2] if quick else HELD_OUT_VOICES, noise, adapted),
-        "accuracy_tuning": accuracy(TUNING_VOICES[:1] if quick else TUNING_VOICES, noise, adapted),
+        "accuracy_held_out": accuracy("heldout", quick, adapted),
+        "accuracy_tuning": accuracy("tuning", quick, adapted),
         "cpus": os.cpu_count(),
     }
     if adapted.model != "stock" and not quick:
         from ivr.speech.asr.adapt import stock_model_dir
         stock = PocketSphinxRecognizer(acoustic_model=str(stock_model_dir()))
         report["accuracy_held_out_stock_model"] = {
-            k: v for k, v in accuracy(HELD_OUT_VOICES, noise, stock).items() if k != "menus"}
-    report["rtf"] = report["accuracy_held_out"]["menus"]["banking_7_options"]["rtf"]
+            k: v for k, v in accuracy("heldout", False, stock).items() if not k.startswith(("by_", "errors"))}
+    report["rtf"] = report["accuracy_held_out"]["rtf"]
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         server = Server(Path(tmp), workers=workers)
         try:

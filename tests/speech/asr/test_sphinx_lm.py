@@ -1,0 +1,61 @@
+"""The menu language model's corpus (ivr.speech.asr.sphinx_lm): callers' carrier words, an honest garbage model."""
+
+from __future__ import annotations
+
+from ivr.speech import bench
+from ivr.speech.asr.pocketsphinx_backend import PocketSphinxTuning, Word, judge
+from ivr.speech.asr.sphinx_lm import CARRIERS, EVERYDAY_SENTENCES, corpus
+from ivr.speech.grammar import Grammar, digits_grammar
+
+MENU = Grammar(("balance", "lost card", "agent"), "en-US")
+
+
+def test_phrases_come_alone_and_inside_carrier_frames():
+    lines = corpus(MENU, phrase_weight=10, carrier_weight=2, compound=True)
+    assert lines.count("lost_card") == 10
+    assert lines.count("press lost_card") == 2 and lines.count("i want to balance") == 2
+    assert "lost" not in lines                               # grammar words are not garbage
+
+
+def test_garbage_sentences_never_hold_a_phrase():
+    g = Grammar(("hello", "good morning"), "en-US")
+    lines = set(corpus(g, phrase_weight=1, carrier_weight=0, compound=True))
+    assert "good morning" not in lines and "hello is anybody there" not in lines
+    assert "can you hear me" in lines
+
+
+def _frames_of(sentence: str, phrases: tuple[str, ...]) -> set[str]:
+    return {f for f in CARRIERS for p in phrases if f.replace("_", p) == sentence}
+
+
+def test_no_held_out_sentence_fed_the_language_model():
+    """Held-out means unseen: the corpus holds no held-out sentence, except where a carrier frame
+    learnt from a TUNING sentence ("press six" -> "press _") happens to give it ("press one")."""
+    from ivr.speech.grammar import normalize
+
+    menus = [(make()[0], tuning, heldout) for make, tuning, heldout in bench.MENUS.values()]
+    learnt = set().union(*(_frames_of(normalize(c.text), g.phrases) for g, tuning, _ in menus for c in tuning))
+    for grammar, _, heldout in menus:
+        lines = {line.replace("_", " ") for line in corpus(grammar, 1, 1, compound=True)} - set(grammar.phrases)
+        for case in heldout:
+            said = normalize(case.text)
+            if said in lines:
+                assert _frames_of(said, grammar.phrases) <= learnt, case.text
+    for s in EVERYDAY_SENTENCES:
+        assert not any(f" {normalize(c.text)} " in f" {s} " for _, _, held in bench.MENUS.values() for c in held), s
+
+
+def test_digit_grammar_keeps_its_digit_loop():
+    lines = corpus(digits_grammar(), phrase_weight=10, carrier_weight=5, compound=True)
+    assert "one two" in lines and not any(line.startswith("press ") for line in lines)
+
+
+def test_a_phrase_that_fits_much_worse_than_its_sentence_is_dropped():
+    """ "I lost my keys at the park" decoded as "i lost_my_card have the park": the phrase is the bad fit."""
+    g = Grammar(("lost my card", "agent"), "en-US")
+    t = PocketSphinxTuning(phrase_context_margin=1.0)
+    near = [Word("i", 20, -2.9), Word("lost_my_card", 89, -4.5), Word("have", 17, -2.4), Word("the", 11, -2.1),
+            Word("park", 31, -2.4)]
+    said = [Word("i", 21, -3.0), Word("think", 37, -2.9), Word("lost_my_card", 83, -2.4), Word("yes", 28, -2.6)]
+    assert judge(near, g, t).text == ""
+    assert judge(said, g, t).text == "i think lost my card yes"
