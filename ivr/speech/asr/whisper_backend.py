@@ -22,12 +22,17 @@ Two modes, chosen by the grammar:
   spelled differently ("Cards." for "cards") fits almost as well as the
   free text, while unrelated speech fits every phrase far worse.
 
-The main CPU cost is the encoder, which Whisper runs on a 30 s window
-(3000 feature frames) however short the speech. CTranslate2 accepts a
-shorter window, and phone utterances are 1-3 s, so the window is cut to the
-audio plus a margin (``WhisperTuning.window_pad_ms``); measured by
-``ivr.speech.bench_whisper``: encoder time falls from ~400 ms to ~20-40 ms per
-utterance on one thread with the same decisions on the benchmark.
+Whisper runs its encoder on a 30 s window (3000 feature frames) however
+short the speech, and that was the main CPU cost: ~390 ms per utterance on
+one thread of this box. CTranslate2 accepts a shorter window, and menu
+answers are 0.5-3 s, so the window is the audio plus 1 s, at least 10 s
+(``WhisperTuning.window_min_ms``): the encoder then takes 40-70 ms. Shorter
+windows (1-6 s) are cheaper still but make tiny.en loop ("two two two ...").
+Forced decoding costs ~5 ms per phrase, so only the 12 phrases whose first
+token is likeliest are scored (``prune_phrases``). A menu decision costs
+~160-190 ms of CPU in all (features 15, encoder 65, beam search 40, phrase
+pruning and scoring 60); ``python -m ivr.speech.bench_whisper --window-cost``
+measures the windows side by side.
 
 The model is loaded once per process; CTranslate2 models are safe to call
 from many threads, ``workers`` of them run at once (each with ``threads``
