@@ -80,7 +80,9 @@ class StreamResampler:
         self._pending = b""
         self._stream: soxr.ResampleStream | None = None
         if from_rate != to_rate:
-            self._stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16",
+            # float32, not int16: soxr dithers int16 output with noise from a random seed, so the
+            # same call audio reached the recogniser differently each time (and decoded differently).
+            self._stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32",
                                                quality="HQ")
 
     def process(self, pcm: bytes) -> bytes:
@@ -94,15 +96,20 @@ class StreamResampler:
             return pcm
         if not pcm:
             return b""
-        out = self._stream.resample_chunk(np.frombuffer(pcm, dtype="<i2"))
-        return np.asarray(out, dtype="<i2").tobytes()
+        out = self._stream.resample_chunk(np.frombuffer(pcm, dtype="<i2").astype(np.float32))
+        return _to_pcm16(out)
 
     def flush(self) -> bytes:
         """Return the samples still held by the filter; the stream is then done."""
         if self._stream is None:
             return b""
-        out = self._stream.resample_chunk(np.zeros(0, dtype="<i2"), last=True)
-        return np.asarray(out, dtype="<i2").tobytes()
+        out = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        return _to_pcm16(out)
+
+
+def _to_pcm16(samples: np.ndarray) -> bytes:
+    """Round and clip float samples (pcm16 scale) to little-endian pcm16, deterministically."""
+    return np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()
 
 
 def read_wav(path: str | Path, rate: int = PHONE_RATE) -> bytes:

@@ -64,3 +64,18 @@ def test_read_wav_errors(tmp_path):
     bad.write_bytes(b"not a wav")
     with pytest.raises(SpeechError, match="sox"):
         read_wav(bad)
+
+
+def test_stream_resampling_is_the_same_every_time():
+    # soxr dithers int16 output with a random seed: the same call audio used to reach the
+    # recogniser as different samples on every call, and decode differently (issue 9, item 2).
+    from ivr.speech.codec import StreamResampler
+    from ivr.speech.synth import synthesize
+    pcm = synthesize("lost card", "espeak:en-us+m3", lead_ms=200, trail_ms=200)
+    outs = set()
+    for _ in range(4):
+        r = StreamResampler(8000, 16000)
+        outs.add(b"".join(r.process(pcm[k:k + 320]) for k in range(0, len(pcm), 320)) + r.flush())
+    assert len(outs) == 1
+    (out,) = outs
+    assert abs(len(out) - 2 * len(pcm)) <= 64
