@@ -20,8 +20,10 @@ def register(main: click.Group) -> None:
     @click.option("--levels", default="10,20,40,60,80", show_default=True,
                   help="Concurrent streamed calls to ramp through.")
     @click.option("--workers", default=1, show_default=True, help="Server worker processes.")
-    def bench_speech(quick: bool, levels: str, workers: int) -> None:
-        """Menu accuracy, reply latency over the websocket, real-time factor, concurrent calls."""
+    @click.option("--whisper/--no-whisper", default=True, show_default=True,
+                  help="Also measure Whisper tiny.en and pocketsphinx+whisper on the held-out set.")
+    def bench_speech(quick: bool, levels: str, workers: int, whisper: bool) -> None:
+        """Menu accuracy (all backends), reply latency and gap over the websocket, real-time factor, capacity."""
         from ivr.speech.bench_stream import run
         steps = tuple(int(x) for x in levels.split(",") if x.strip())
-        click.echo(json.dumps(run(quick=quick, levels=steps, workers=workers), indent=2))
+        click.echo(json.dumps(run(quick=quick, levels=steps, workers=workers, whisper=whisper), indent=2))

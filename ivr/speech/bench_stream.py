@@ -263,7 +263,8 @@ def latency(server: Server, calls: int = 20) -> dict[str, Any]:
     return out
 
 
-def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), workers: int = 1) -> dict[str, Any]:
+def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), workers: int = 1,
+        whisper: bool = True) -> dict[str, Any]:
     import tempfile
 
     from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
@@ -280,6 +281,11 @@ def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), wor
         report["accuracy_held_out_stock_model"] = {
             k: v for k, v in accuracy("heldout", False, stock).items() if not k.startswith(("by_", "errors"))}
     report["rtf"] = report["accuracy_held_out"]["rtf"]
+    if whisper:
+        # Side by side on the same held-out set: Whisper tiny.en alone, and as pocketsphinx's second opinion.
+        from ivr.speech.bench_whisper import side_by_side
+        report["accuracy_held_out_other_backends"] = side_by_side(
+            "heldout", quick, whisper_threads=(1,), with_pocketsphinx=False)
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         server = Server(Path(tmp), workers=workers)
         try:
