@@ -193,6 +193,7 @@ def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str
     frame = PHONE_RATE * 20 // 1000 * 2
     tail = b"\x00\x00" * (PHONE_RATE * (end_of_speech_ms(listen) + 200) // 1000)
     audio = pcm + tail
+    early: Optional[tuple[SpeechPaused, Hypothesis]] = None
     for i in range(0, len(audio), frame):
         for ev in pipe.feed(audio[i:i + frame]):
             if isinstance(ev, SpeechPaused):
@@ -201,8 +202,11 @@ def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str
                 if pipe.is_complete(hyp):
                     pipe.end_early(ev)
                     return hyp
+                early = (ev, hyp)
         if pipe.ended is not None:
             break
+    if pipe.ended is not None and early is not None and pipe.still_paused(early[0]):
+        return early[1]  # silent since the pause: its recognition is the answer, as on the line
     if pipe.ended is None:
         pipe.flush()
     if pipe.ended is None:

@@ -358,8 +358,10 @@ class _Speculation:
     """An early recognition of an utterance at a pause (see :class:`~ivr.speech.vad.SpeechPaused`).
 
     Its result ends the turn if it is complete and the caller has not spoken
-    since; if the utterance ends first, the turn waits for it, so the answer
-    is the same whichever comes back first.
+    since. If the utterance ends with nothing said since the pause, the
+    result is the answer whether complete or not (the audio differs only by
+    silence), and the turn waits for it if need be: one decode per utterance,
+    and the same answer whichever comes back first.
     """
 
     pipe: ListenPipeline
@@ -641,9 +643,14 @@ class MediaSession:
         seq = self.listen_seq
         spec = self.spec
         if spec is not None and spec.pipe is pipe and spec.seq == seq and pipe.still_paused(spec.paused):
+            # Nothing was said since the pause: the audio differs only by silence, so the pause's
+            # recognition is the answer (one decode per utterance; the same answer whichever is first).
             if not spec.done:
-                spec.awaited = True  # the early result decides: complete, it is the answer; else a full pass
+                spec.awaited = True
                 return
+            self.spec = None
+            self._speech_result(pipe, seq, spec.hyp)
+            return
         self.spec = None
         self._submit_full(pipe, seq)
 
@@ -674,14 +681,12 @@ class MediaSession:
                 return
             spec.done, spec.hyp = True, hyp
             complete = spec.pipe.is_complete(hyp)
-            if spec.awaited:  # the utterance ended while this ran
+            if spec.awaited:  # the utterance ended, silent since the pause, while this ran: it is the answer
                 self.spec = None
                 if complete:
                     self.rt.early_ends += 1
                     self.early = True
-                    self._speech_result(spec.pipe, spec.seq, hyp)
-                else:
-                    self._submit_full(spec.pipe, spec.seq)
+                self._speech_result(spec.pipe, spec.seq, hyp)
                 return
             if not spec.pipe.still_paused(spec.paused):
                 self.spec = None  # the caller went on talking; their utterance will end on its own

@@ -66,6 +66,13 @@ def test_a_partial_or_unsure_phrase_waits_for_the_whole_utterance() -> None:
         assert len(rec.sessions) == 2 and rec.sessions[-1] > rec.sessions[0], rec.sessions
 
 
+def test_an_unsure_answer_silent_since_its_pause_is_decoded_once() -> None:
+    rec = Scripted(short=("balance", 0.3), long=("lost card", 0.3), short_below_s=9)
+    hyp = recognize_pcm(synthesize("balance", "flite:kal", lead_ms=300), MENU, rec)
+    assert hyp is not None and hyp.text == "balance" and hyp.confidence == 0.3
+    assert len(rec.sessions) == 1, "the end of speech reused the pause's recognition"
+
+
 def test_without_a_short_pause_setting_only_the_end_of_speech_decides() -> None:
     rec = Scripted(short=("balance", 0.9))
     listen = Listen(node="main", mode="menu", timeout=5, speech=True, phrases=MENU.phrases)
