@@ -75,6 +75,7 @@ class PromptResolver:
         self._memo: dict[tuple, list[PromptAudio] | None] = {}
         self._stamp: tuple = ()
         self._checked = float("-inf")
+        self._status_memo: tuple[Any, int, dict[str, int]] | None = None
 
     def _files_stamp(self) -> tuple:
         """What changes when audio is rendered, pruned or recorded (manifest, recording folders)."""
@@ -120,6 +121,18 @@ class PromptResolver:
         reload is rendering right now.
         """
         from ivr.prompts.catalog import flow_specs
+        key = (tuple(id(f) for f in flows), self._files_stamp())
+        memo = self._status_memo
+        if memo is not None and memo[0] == key:  # health is polled: count again only when flows or files change
+            total, missing = memo[1], memo[2]
+        else:
+            total, missing = self._count(flows, flow_specs)
+            self._status_memo = (key, total, missing)
+        bg = self._background()
+        return {"total": total, "present": total - sum(missing.values()), "missing": sum(missing.values()),
+                "missing_by_flow": dict(missing), "rendering": bg.pending if bg is not None else 0}
+
+    def _count(self, flows: Sequence[Any], flow_specs: Any) -> tuple[int, dict[str, int]]:
         total = 0
         missing: dict[str, int] = {}
         for flow in flows:
@@ -128,9 +141,7 @@ class PromptResolver:
             gone = sum(1 for spec in specs if self.cache.lookup(spec) is None)
             if gone:
                 missing[flow.flow] = gone
-        bg = self._background()
-        return {"total": total, "present": total - sum(missing.values()), "missing": sum(missing.values()),
-                "missing_by_flow": missing, "rendering": bg.pending if bg is not None else 0}
+        return total, missing
 
     def prepare(self, flow: Any, timeout: float = 30.0) -> int:
         """Render ``flow``'s missing prompts now and wait for them (at most ``timeout`` s); returns how many.
