@@ -219,8 +219,11 @@ def _inputs_digest(voices: Sequence[str], snrs: Sequence[Optional[float]], sente
     return h.hexdigest()[:24]
 
 
-_FRONT_END_VERSION = 1
-"""Bump when :func:`telephone_audio` changes: adapted models must match the live front end."""
+_FRONT_END_VERSION = 2
+"""Bump when :func:`telephone_audio` changes: adapted models must match the live front end.
+
+2: the resampler stopped dithering (float32 soxr stream), so models adapted on dithered audio are rebuilt.
+"""
 
 
 def telephone_audio(pcm8k: bytes, seed: int = 0) -> bytes:
