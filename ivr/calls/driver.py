@@ -26,7 +26,7 @@ from typing import Callable, Optional
 from ..engine import actions as A
 from ..engine import events as E
 from ..engine.context import build_context
-from ..engine.engine import step, text
+from ..engine.engine import reprompt, step, text
 from ..engine.state import CallState
 from ..errors import StoreConflict
 from ..flow.model import Flow
@@ -234,15 +234,7 @@ class CallDriver:
         """Re-issue the current prompt without counting anything (idempotent retries)."""
         if state.ended:
             return Turn([A.Hangup(state.end_reason or "completed")], state, flow)
-        node = flow.nodes.get(state.node or "")
-        spec = (node.menu or node.ask) if node else None
-        if spec is None:
-            raise LookupError(f"call {state.call_id} is not waiting for input")
-        from ..engine.engine import _listen, _Turn  # the engine's own listen rules, no copy
-        t = _Turn(flow, state.model_copy(deep=True), self.clock())
-        t.play(spec.prompt, state.node or "", "prompt")
-        _listen(t, node, spec)
-        return Turn([a for a in t.actions if not isinstance(a, A.RecordEvent)], state, flow)
+        return Turn(reprompt(flow, state, self.clock()), state, flow)
 
     def _guard(self, run: Callable[[], Turn], call_id: str, caller: str, flow: Optional[Flow]) -> Turn:
         try:

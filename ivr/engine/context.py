@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from ..handoff.summary import summary
+from .summary import summary
 from .state import CallState
 
 

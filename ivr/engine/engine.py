@@ -23,8 +23,8 @@ from .conditions import holds
 from .context import build_context, iso
 from .matching import grammar_for_menu, match_menu, spoken_digits, wants_agent, yes_no
 from .state import MASK, CallState
-from ..handoff import hours as _hours
-from ..handoff.routing import route as _route
+from . import hours as _hours
+from .routing import route as _route
 
 MAX_HOPS = 64
 """Nodes passed through in one step before the flow is judged to loop."""
@@ -248,6 +248,45 @@ def _listen(t: _Turn, node: Node, spec: Menu | Ask, mode: Optional[str] = None) 
         sensitive=isinstance(spec, Ask) and spec.sensitive))
 
 
+def listen_at(flow: Flow, node_id: str, mode: Optional[str] = None, state: Optional[CallState] = None) -> A.Listen:
+    """The Listen the engine emits at a menu or ask node (``mode="yesno"``: a menu's confirmation).
+
+    Why: tools that recognise outside a call (``recognize``, the speech bench)
+    must hear exactly what a call at that node would, through the engine's own
+    listen rules rather than a copy of them. Pure: no IO.
+
+    Raises:
+        ValueError: the node neither asks nor offers a menu.
+    """
+    node = flow.nodes[node_id]
+    spec = node.menu if node.menu is not None else node.ask
+    if spec is None:
+        raise ValueError(f"node '{node_id}' is a {node.kind} node; only menu and ask nodes listen")
+    st = state if state is not None else CallState(call_id="listen", flow=flow.flow, node=node_id)
+    t = _Turn(flow, st, 0.0)
+    _listen(t, node, spec, mode=mode)
+    return next(a for a in reversed(t.actions) if isinstance(a, A.Listen))
+
+
+def reprompt(flow: Flow, state: CallState, at: float) -> list[A.Action]:
+    """The current node's prompt and Listen again, counting nothing (an idempotent retry).
+
+    Why: a transport that lost its answer (a webhook retried by Twilio) must
+    repeat the turn exactly, without spending one of the caller's retries.
+
+    Raises:
+        LookupError: the call is not waiting for input.
+    """
+    node = flow.nodes.get(state.node or "")
+    spec = (node.menu or node.ask) if node else None
+    if node is None or spec is None:
+        raise LookupError(f"call {state.call_id} is not waiting for input")
+    t = _Turn(flow, state.model_copy(deep=True), at)
+    t.play(spec.prompt, state.node or "", "prompt")
+    _listen(t, node, spec)
+    return [a for a in t.actions if not isinstance(a, A.RecordEvent)]
+
+
 def listens(flow: Flow) -> tuple[A.Listen, ...]:
     """Every Listen the flow's menu and ask nodes can open, as the engine would emit them.
 
@@ -261,10 +300,8 @@ def listens(flow: Flow) -> tuple[A.Listen, ...]:
         if spec is None:
             continue
         modes: tuple[Optional[str], ...] = (None, "yesno") if isinstance(spec, Menu) else (None,)
-        for mode in modes:
-            t = _Turn(flow, CallState(call_id="warm-up", flow=flow.flow, node=node_id), 0.0)
-            _listen(t, node, spec, mode=mode)
-            out.extend(a for a in t.actions if isinstance(a, A.Listen))
+        out.extend(listen_at(flow, node_id, mode, CallState(call_id="warm-up", flow=flow.flow, node=node_id))
+                   for mode in modes)
     return tuple(out)
 
 

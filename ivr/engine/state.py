@@ -45,7 +45,7 @@ class CallState(BaseModel):
     reason: Optional[str] = None
     failed_node: Optional[str] = None
     queue: Optional[str] = None
-    routing: dict[str, Any] = Field(default_factory=dict, description="How the queue was chosen (see handoff.routing).")
+    routing: dict[str, Any] = Field(default_factory=dict, description="How the queue was chosen (see engine.routing).")
     transferred_at: Optional[float] = None
     turns: int = 0
     last_prompts: list[str] = Field(default_factory=list, description="Texts played in the last turn (for testers).")

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from ..errors import Problem
 from . import graph, templates
-from .loader import LoadedFlow
+from .loaded import LoadedFlow
 from .matching_rules import phrase_collisions
 from .phrases import agent_words, contains_phrase, normalize
 

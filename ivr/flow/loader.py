@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,9 @@ from pydantic import BaseModel, ValidationError
 from ..errors import FlowError, Problem
 from . import limits
 from . import model as m
+from .loaded import LoadedFlow
+from .validate import cross_check
 from .yaml_source import SourceList, SourceMap, YamlDocument, locate, locate_key, parse_yaml
-
-
-@dataclass(frozen=True)
-class LoadedFlow:
-    """A validated flow with the source it came from (for positions in later checks)."""
-
-    flow: m.Flow
-    file: str
-    source: Any = field(repr=False, compare=False)
-
-    def pos(self, *loc: Any) -> tuple[int, int]:
-        """Line and column of a path into the source, e.g. ``pos("nodes", "main")``."""
-        return locate(self.source, tuple(loc))
-
-    def key_pos(self, *loc: Any) -> tuple[int, int]:
-        """Line and column of the key that ends ``loc`` (e.g. a node's id)."""
-        return locate_key(self.source, tuple(loc))
 
 
 def _fields_of(model: type[BaseModel]) -> list[str]:
@@ -183,8 +167,6 @@ def _menu_size_problems(file: str, node_id: str, options: SourceList) -> list[Pr
 
 def load_flow_text(text: str, file: str) -> LoadedFlow:
     """Validate flow source text; raises FlowError listing every problem."""
-    from .validate import cross_check  # local import: validate imports this module's types
-
     doc = parse_yaml(text, file)
     problems = _structure_problems(doc)
     if problems:

@@ -7,23 +7,21 @@ These are errors: a flow that fails them is never loaded.  Design advice
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Iterable, Optional
 
 from ..errors import Problem
 from . import graph, templates
+from .loaded import LoadedFlow
 from .phrases import normalize
 
-if TYPE_CHECKING:
-    from .loader import LoadedFlow
 
-
-def _unknown_target(lf: "LoadedFlow", loc: tuple, target: str, what: str) -> Problem:
+def _unknown_target(lf: LoadedFlow, loc: tuple, target: str, what: str) -> Problem:
     close = difflib.get_close_matches(target, list(lf.flow.nodes), n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"define a node '{target}' under nodes:"
     return Problem(lf.file, *lf.pos(*loc), f"{what} '{target}' is not a node of this flow; {hint}")
 
 
-def cross_check(lf: "LoadedFlow", known_hooks: Optional[Iterable[str]] = None) -> list[Problem]:
+def cross_check(lf: LoadedFlow, known_hooks: Optional[Iterable[str]] = None) -> list[Problem]:
     """Every cross-reference problem of a typed flow.
 
     Args:

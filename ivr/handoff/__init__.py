@@ -1,14 +1,19 @@
-"""Live-agent handoff: routing, hours, targets, the queue experience, callbacks and voicemail.
+"""Live-agent handoff services: the CRM, the dialer, transcription, records and agent links.
 
-The pure parts (``routing``, ``hours``, ``summary``) are used by the engine;
-the IO parts (``records``, ``crm``, ``transcribe``, ``dialer``, ``service``)
-are imported where needed, and the web layer renders their TwiML
-(:mod:`ivr.web.handoff_twiml`).  Import ``ivr.handoff.routing`` directly: it
-depends on the engine's state, and this package must stay importable from
-the engine.
+The pure policy of a handoff (routing rules, opening hours, the summary) is
+engine policy and lives in :mod:`ivr.engine`; the web layer renders the
+queue, callback and voicemail dialogues (:mod:`ivr.web`). What is here does
+IO or holds secrets, each part behind a small protocol with a real default.
 """
 
-from .hours import is_open, next_opening
-from .summary import summary
+from .callbacks import Window, normalize_number, spoken_number, window_for_key
+from .crm import CrmWebhook, CustomerDirectory, HttpDirectory, StoreDirectory
+from .dialer import Dialer
+from .links import agent_path, link_valid
+from .records import HandoffRecords
+from .service import Handoff, HandoffSettings
+from .transcribe import Transcriber, fetch_recording
 
-__all__ = ["is_open", "next_opening", "summary"]
+__all__ = ["CrmWebhook", "CustomerDirectory", "Dialer", "Handoff", "HandoffRecords", "HandoffSettings",
+           "HttpDirectory", "StoreDirectory", "Transcriber", "Window", "agent_path", "fetch_recording",
+           "link_valid", "normalize_number", "spoken_number", "window_for_key"]

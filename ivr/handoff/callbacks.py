@@ -9,7 +9,7 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 from ..flow.model import Hours
-from .hours import is_open, next_opening
+from ..engine.hours import is_open, next_opening
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 WITHHELD = {"", "anonymous", "restricted", "unknown", "private", "unavailable", "+266696687", "+86282452253",

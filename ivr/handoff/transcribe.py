@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional, Protocol
 import numpy as np
 
 from ..errors import SpeechError
+from ..speech.asr import get_recognizer
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,7 @@ class PocketsphinxRecognizer:
 
 
 def default_recognizer(backend: Optional[str] = None, vosk_model: Optional[str] = None) -> Recognizer:
-    """The speech layer's recogniser when installed, else pocketsphinx."""
-    try:
-        from ..speech.asr import get_recognizer  # type: ignore[import-not-found]
-    except ImportError:
-        return PocketsphinxRecognizer()
+    """The speech layer's recogniser for free dictation (pocketsphinx unless configured otherwise)."""
     return get_recognizer(backend or "pocketsphinx", vosk_model)
 
 

@@ -111,7 +111,7 @@ def closed_texts(flow: Flow) -> list[str]:
     import datetime as dt
 
     from ivr.flow.phrases import lang_prefix
-    from ivr.handoff.hours import spoken_opening
+    from ivr.engine.hours import spoken_opening
 
     out: list[str] = []
     closed = system_text(flow.language, "closed")

@@ -301,7 +301,7 @@ class RemoteCall:
         """``<Connect><Stream>``: play Twilio's part with the test media client."""
         from urllib.parse import urlsplit
 
-        from ..testing.media_client import MediaStreamClient
+        from .media_client import MediaStreamClient
 
         # The server names its public host; a simulator reaches it where it was told to.
         server = urlsplit(self.server)

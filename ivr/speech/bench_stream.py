@@ -117,7 +117,7 @@ def one_call(base: str, pcm: bytes, i: int, speed: float = 1.0, timeout: float =
     """
     import requests
 
-    from ivr.testing.media_client import MediaStreamClient
+    from ivr.sim.media_client import MediaStreamClient
 
     sid = "CA" + f"{i:032x}"[-32:]
     t0 = time.monotonic()

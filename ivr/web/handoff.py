@@ -28,10 +28,10 @@ from ..engine.state import CallState
 from ..flow.model import Flow, Queue
 from ..flow.phrases import contains_phrase, normalize
 from ..handoff import callbacks as cbs
-from ..handoff.hours import local_time, spoken_opening
+from ..engine.hours import local_time, spoken_opening
 from ..handoff.links import link_valid
 from ..handoff.service import Handoff
-from ..handoff.summary import reason_text, summary
+from ..engine.summary import reason_text, summary
 from . import handoff_twiml as HT
 from . import twiml
 from .api import BadQuery, bad_query, bearer_required, query_int, token_ok

@@ -12,8 +12,8 @@ from ivr.errors import FlowError
 from ivr.flow.loader import load_flow, load_flow_text
 from ivr.flow.model import Hours
 from ivr.handoff import callbacks as cbs
-from ivr.handoff.hours import is_open, next_opening, spoken_opening
-from ivr.handoff.routing import route
+from ivr.engine.hours import is_open, next_opening, spoken_opening
+from ivr.engine.routing import route
 from tests.handoff.helpers import HELPDESK
 
 FLOW = load_flow(HELPDESK).flow

@@ -8,7 +8,7 @@ import pytest
 from simple_websocket import ConnectionClosed, Server
 
 from ivr.speech.mediastreams import Media, Start, clear_message, mark_message, media_message, parse_message
-from ivr.testing.media_client import MediaStreamClient
+from ivr.sim.media_client import MediaStreamClient
 
 
 def _environ(conn):

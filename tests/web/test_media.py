@@ -1,7 +1,7 @@
 """Speech calls over Twilio Media Streams, end to end through a real websocket.
 
 The app runs on a threaded werkzeug server on 127.0.0.1; the Twilio side is
-played by :class:`ivr.testing.media_client.MediaStreamClient`; webhooks go
+played by :class:`ivr.sim.media_client.MediaStreamClient`; webhooks go
 through the signed Flask test client. Every wait has a timeout.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 from werkzeug.serving import make_server
 
-from ivr.testing.media_client import MediaStreamClient
+from ivr.sim.media_client import MediaStreamClient
 from tests.conftest import AUTH_TOKEN as AUTH, SignedClient, call_params
 
 pytest.importorskip("flask_sock")

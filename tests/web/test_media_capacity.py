@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from ivr.speech.bench_stream import Server
-from ivr.testing.media_client import MediaStreamClient
+from ivr.sim.media_client import MediaStreamClient
 
 STREAMS = 60
 """More than the old 32 threads and the 40 at which handshakes failed; under the default 80."""

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pytest
 
 from ivr.speech.asr.base import Hypothesis
-from ivr.testing.media_client import MediaStreamClient
+from ivr.sim.media_client import MediaStreamClient
 from tests.web.test_media import Live, connect_twiml, speak, start_call, task_of, turns, until
 from tests.web.test_media_first_call import FLOW
 

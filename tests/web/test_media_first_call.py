@@ -30,7 +30,7 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from ivr.testing.media_client import MediaStreamClient
+from ivr.sim.media_client import MediaStreamClient
 from tests.conftest import API_TOKEN, AUTH_TOKEN as AUTH, ROOT, call_params
 
 pytest.importorskip("flask_sock")

@@ -20,7 +20,7 @@ import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.testing.media_client import MediaStreamClient
+from ivr.sim.media_client import MediaStreamClient
 from tests.speech.test_mediastreams_hostile import CLOSING, MEDIA, SKIPPED, START
 from tests.web.test_media import WAIT, Live, connect_twiml, start_call, task_of, turns, until
 

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import pytest
 
 from ivr.speech.asr.base import Hypothesis
-from ivr.testing.media_client import MediaStreamClient
+from ivr.sim.media_client import MediaStreamClient
 from tests.web.test_media import Live, speak, start_call, task_of, connect_twiml, turns, until
 from tests.web.test_media_first_call import FLOW
 

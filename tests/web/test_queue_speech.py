@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 from twilio.rest import Client
 
-from ivr.testing.media_client import MediaStreamClient
+from ivr.sim.media_client import MediaStreamClient
 from tests.conftest import SignedClient, call_params
 from tests.handoff.fakes import RecordingTwilioHttp
 from tests.web.test_media import WAIT, Live, connect_twiml, speak, start_call, turns, until

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Optional, Sequence
 
-from ..engine.state import CallState
 from ..flow.model import Flow, RouteWhen, RoutingRule
 from .hours import is_open, next_opening
+from .state import CallState
 
 HISTORY_WINDOW_LIMIT = 50
 
