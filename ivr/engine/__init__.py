@@ -8,8 +8,8 @@ step function and are tested the same way.
 from .actions import TURN_ENDING, Action, Hangup, Listen, Play, RecordEvent, RunHook, Transfer
 from .context import build_context, history_entry
 from .engine import context_of, listen_at, listens, reprompt, step
-from .events import (AuthResult, CallerHungUp, CallStarted, DigitsReceived, Event, HookCompleted, HookFailed,
-                     NoInput, SpeechRecognized)
+from .events import (AuthResult, CallerHungUp, CallStarted, DigitsReceived, Event, HookCompleted, HookFailed, NoInput,
+                     SpeechRecognized)
 from .hours import is_open, local_time, next_opening, spoken_opening
 from .routing import Route, route
 from .state import MASK, CallState

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from .summary import summary
 from .state import CallState
+from .summary import summary
 
 
 def iso(at: Optional[float]) -> Optional[str]:

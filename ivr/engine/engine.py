@@ -19,12 +19,12 @@ from ..flow.model import Ask, Flow, Menu, Node
 from ..flow.phrases import agent_words, lang_prefix, number_words
 from . import actions as A
 from . import events as E
+from . import hours as _hours
 from .conditions import holds
 from .context import build_context, iso
 from .matching import grammar_for_menu, match_menu, spoken_digits, wants_agent, yes_no
-from .state import MASK, CallState
-from . import hours as _hours
 from .routing import route as _route
+from .state import MASK, CallState
 
 MAX_HOPS = 64
 """Nodes passed through in one step before the flow is judged to loop."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import stat
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 

@@ -24,7 +24,6 @@ from typing import Callable, Optional
 from ..errors import ConfigError, FlowError, Problem
 from .loader import LoadedFlow, flow_files, load_flow
 from .model import Flow
-from .model import Flow
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,9 @@ from typing import Any, Callable, Optional
 from ..config import Config
 from ..engine import actions as A
 from ..engine.state import CallState
+from ..errors import ConfigError
 from .crm import CrmWebhook, CustomerDirectory, HttpDirectory, StoreDirectory
+from .dialer import Dialer
 from .links import DEFAULT_TTL_S, agent_path
 from .records import HandoffRecords
 from .transcribe import Recognizer, Transcriber, fetch_recording
@@ -54,7 +56,6 @@ class HandoffSettings:
 
         mode = str(get("voicemail_transcribe", "IVR_VOICEMAIL_TRANSCRIBE", "background"))
         if mode not in ("background", "inline", "off"):
-            from ..errors import ConfigError
             raise ConfigError(f"IVR_VOICEMAIL_TRANSCRIBE={mode!r}: use background, inline or off")
         return cls(crm_webhook_url=get("crm_webhook_url", "IVR_CRM_WEBHOOK_URL"),
                    crm_webhook_secret=get("crm_webhook_secret", "IVR_CRM_WEBHOOK_SECRET"),
@@ -152,7 +153,6 @@ class Handoff:
     # -- dialing --------------------------------------------------------------
     def twilio_client(self) -> Any:
         if self._twilio_client is None:
-            from ..errors import ConfigError
             if not (self.settings.account_sid and self.config.auth_token):
                 raise ConfigError("dialing callbacks needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
             from twilio.rest import Client
@@ -160,8 +160,6 @@ class Handoff:
         return self._twilio_client
 
     def dialer(self) -> Any:
-        from ..errors import ConfigError
-        from .dialer import Dialer
 
         if not self.settings.callback_from:
             raise ConfigError("dialing callbacks needs IVR_CALLBACK_FROM (a Twilio number, E.164)")

@@ -19,8 +19,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ivr.engine.engine import text as system_text
+from ivr.engine.hours import spoken_opening
 from ivr.flow import templates
 from ivr.flow.model import Flow
+from ivr.flow.phrases import lang_prefix
 from ivr.prompts.assemble import pieces_for_build, static_specs
 from ivr.prompts.spec import PromptSpec
 
@@ -109,9 +111,6 @@ def closed_texts(flow: Flow) -> list[str]:
     are rendered like any other prompt.
     """
     import datetime as dt
-
-    from ivr.flow.phrases import lang_prefix
-    from ivr.engine.hours import spoken_opening
 
     out: list[str] = []
     closed = system_text(flow.language, "closed")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ivr.flow.loader import flow_files, load_flow
 from ivr.prompts.cache import PromptCache
 from ivr.prompts.resolve import PromptResolver
 from ivr.prompts.spec import normalize_text
@@ -40,7 +41,6 @@ def _recorded_by_node(cache: PromptCache, config: Any) -> dict[tuple[str, str], 
     if not recorded:
         return out
     try:
-        from ivr.flow.loader import flow_files, load_flow
         flows = {}
         for f in flow_files(Path(getattr(config, "flows_dir", None) or "flows")):
             try:

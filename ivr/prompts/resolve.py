@@ -25,6 +25,7 @@ from typing import Any
 from ivr.prompts.assemble import AssembledPrompt, assemble, resolve_audio
 from ivr.prompts.background import BackgroundRenderer
 from ivr.prompts.cache import PromptAudio, PromptCache
+from ivr.prompts.catalog import flow_specs
 from ivr.prompts.spec import PromptSpec
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,6 @@ class PromptResolver:
 
     def missing(self, flow: Any) -> list[PromptSpec]:
         """The prompts of ``flow`` (every fixed text it can speak) with no rendered audio yet."""
-        from ivr.prompts.catalog import flow_specs
         return [spec for spec in flow_specs(flow) if self.cache.lookup(spec) is None]
 
     def status(self, flows: Sequence[Any]) -> dict[str, Any]:
@@ -120,7 +120,6 @@ class PromptResolver:
         until ``prompts build`` renders them; ``rendering`` counts prompts a
         reload is rendering right now.
         """
-        from ivr.prompts.catalog import flow_specs
         key = (tuple(id(f) for f in flows), self._files_stamp())
         memo = self._status_memo
         if memo is not None and memo[0] == key:  # health is polled: count again only when flows or files change

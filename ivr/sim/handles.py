@@ -13,13 +13,15 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Callable, Optional, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from ..calls.driver import CallDriver, Turn
 from ..engine import actions as A
 from ..engine import events as E
 from ..engine.engine import context_of
 from ..errors import IvrError
+from ..speech.synth import synthesize
+from .media_client import MediaStreamClient
 
 
 class SimulationError(IvrError):
@@ -299,10 +301,6 @@ class RemoteCall:
     # -- speech calls over a media stream ------------------------------------------
     def _open_stream(self, url: str, parameters: dict[str, Any]) -> None:
         """``<Connect><Stream>``: play Twilio's part with the test media client."""
-        from urllib.parse import urlsplit
-
-        from .media_client import MediaStreamClient
-
         # The server names its public host; a simulator reaches it where it was told to.
         server = urlsplit(self.server)
         scheme = "wss" if server.scheme == "https" else "ws"
@@ -389,7 +387,6 @@ class RemoteCall:
 
     def say(self, text: str) -> None:
         if self.stream is not None:
-            from ..speech.synth import synthesize
             pcm = synthesize(text, self.voice, lead_ms=200, trail_ms=200)
             self._stream_send(lambda: self.stream.send_pcm(pcm))
             return

@@ -11,7 +11,8 @@ import os
 
 import numpy as np
 
-from ..errors import SpeechError
+from ..errors import PromptError, SpeechError
+from ..prompts.audio import decode_file
 from .codec import resample
 
 PHONE_RATE = 8000
@@ -23,9 +24,6 @@ def load_phone_audio(path: str | os.PathLike[str]) -> bytes:
     Raises:
         SpeechError: when the file cannot be read, with how to fix it.
     """
-    from ..errors import PromptError
-    from ..prompts.audio import decode_file
-
     try:
         samples, rate = decode_file(path)
     except (PromptError, OSError) as exc:

@@ -16,17 +16,16 @@ from typing import Callable, Iterator, Union
 
 import pytest
 
+from ..config import Config
+from ..services import build_services
+from ..sim import LocalCall, load_script, parse_script, run_script
+from ..sim.handles import SimClock
 from ..sim.runner import ScriptResult
 
 
 @pytest.fixture
 def run_call(tmp_path: Path) -> Iterator[Callable[..., ScriptResult]]:
     """Run a call script (path or YAML text) in-process against a flows directory."""
-    from ..config import Config
-    from ..services import build_services
-    from ..sim import LocalCall, load_script, parse_script, run_script
-    from ..sim.handles import SimClock
-
     built = []
 
     def run(script: Union[str, Path], flows: Union[str, Path, None] = None) -> ScriptResult:

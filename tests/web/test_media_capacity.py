@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from ivr.speech.bench_stream import Server
+from ivr.bench.stream import Server
 from ivr.sim.media_client import MediaStreamClient
 
 STREAMS = 60

@@ -45,7 +45,9 @@ import numpy as np
 
 from ivr.errors import SpeechError
 from ivr.speech.asr.pocketsphinx_backend import PocketSphinxTuning, add_noise_floor, dictionary_words
+from ivr.speech.codec import StreamResampler, read_wav
 from ivr.speech.models import ADAPTED_NAME, MARKER, default_models_dir, find_adapted
+from ivr.speech.synth import synthesize
 
 __all__ = ["ADAPTED_NAME", "MARKER", "ADAPT_VOICES", "ADAPT_SNRS", "adapt", "default_models_dir", "find_adapted",
            "read_sentences", "stock_model_dir", "telephone_audio", "write_mixture_weights"]
@@ -232,8 +234,6 @@ def telephone_audio(pcm8k: bytes, seed: int = 0) -> bytes:
     The same steps as a live recognition session (noise floor, then upsampling),
     so the statistics describe what the model will really see.
     """
-    from ivr.speech.codec import StreamResampler
-
     pcm8k = add_noise_floor(pcm8k, PocketSphinxTuning().noise_floor_dbfs, np.random.default_rng(seed))
     res = StreamResampler(8000, 16000)
     return res.process(pcm8k) + res.flush()
@@ -241,8 +241,6 @@ def telephone_audio(pcm8k: bytes, seed: int = 0) -> bytes:
 
 def _write_corpus(work: Path, voices: Sequence[str], snrs: Sequence[Optional[float]], sentences: Sequence[str],
                   pairs: Sequence[tuple[Path, str]], progress: Optional[Progress]) -> list[tuple[str, str]]:
-    from ivr.speech.codec import read_wav
-    from ivr.speech.synth import synthesize
 
     (work / "wav").mkdir()
     jobs: list[tuple[str, str, Callable[[], bytes]]] = []

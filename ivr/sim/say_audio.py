@@ -11,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ivr.engine import actions as A
-from ivr.engine import events as E
-from ivr.errors import SpeechError
+from ..engine import actions as A
+from ..engine import events as E
+from ..errors import SpeechError
+from ..speech.asr import get_recognizer
+from ..speech.pipeline import recognize_wav
 
 __all__ = ["make_audio_recognizer"]
 
@@ -39,14 +41,11 @@ def make_audio_recognizer(services: Any, base_dir: str | Path
     speech (the engine then gets ``NoInput``); an utterance outside the grammar
     is ``SpeechRecognized("")``, a no-match.
     """
-    from ivr.speech.pipeline import recognize_wav
-
     base = Path(base_dir)
     loaded: list[Any] = []
 
     def recognizer() -> Any:
         if not loaded:
-            from ivr.speech.asr import get_recognizer
             cfg = getattr(services, "config", None)
             loaded.append(get_recognizer(getattr(cfg, "asr_backend", None), getattr(cfg, "vosk_model", None),
                                           getattr(cfg, "whisper_model", None), getattr(cfg, "whisper_threads", None)))

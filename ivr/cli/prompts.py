@@ -1,6 +1,6 @@
 """``python -m ivr prompts ...``: render and list prompt audio.
 
-Registered by :func:`ivr.cli.register_extensions` through :func:`register`.
+The command group is added to the root command by :mod:`ivr.cli.main`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from typing import Any
 
 import click
 
-from ivr.config import Config
+from ..config import Config
+from ..errors import FlowError
+from ..flow.loader import flow_files, load_flow
+from ..prompts.builder import build
+from ..prompts.cache import PromptCache
+from ..prompts.catalog import all_specs, iter_entries
+from ..prompts.resolve import RECORDED_PARTS
 
 
 def _load_flows(flows_dir: str) -> tuple[list[Any], list[str]]:
     """Flows of a directory, and one message per file that does not load."""
-    from ivr.errors import FlowError
-    from ivr.flow.loader import flow_files, load_flow
-
     d = Path(flows_dir)
     if not d.is_dir():
         return [], [f"flows directory {d} does not exist; pass --flows DIR or set IVR_FLOWS_DIR"]
@@ -51,9 +54,6 @@ def prompts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def build_cmd(flows_dir: str | None, audio_dir: str | None, prune: bool, progress: bool, as_json: bool) -> None:
     """Render every prompt of every flow into the audio directory (only what changed)."""
-    from ivr.prompts.builder import build
-    from ivr.prompts.catalog import all_specs
-
     flows_dir, audio_dir = _dirs(flows_dir, audio_dir)
     flows, errors = _load_flows(flows_dir)
     for e in errors:
@@ -85,9 +85,6 @@ def build_cmd(flows_dir: str | None, audio_dir: str | None, prune: bool, progres
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per prompt (a line each).")
 def list_cmd(flows_dir: str | None, audio_dir: str | None, as_json: bool) -> None:
     """List every prompt of every flow with its audio: recorded, tts, pieces or missing."""
-    from ivr.prompts.cache import PromptCache
-    from ivr.prompts.catalog import iter_entries
-    from ivr.prompts.resolve import RECORDED_PARTS
 
     flows_dir, audio_dir = _dirs(flows_dir, audio_dir)
     flows, errors = _load_flows(flows_dir)
@@ -121,9 +118,4 @@ def list_cmd(flows_dir: str | None, audio_dir: str | None, as_json: bool) -> Non
     sys.exit(1 if errors else 0)
 
 
-def register(main: click.Group) -> None:
-    """Add the ``prompts`` group to the main command line."""
-    main.add_command(prompts)
-
-
-__all__ = ["register", "prompts"]
+__all__ = ["prompts"]

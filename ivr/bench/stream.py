@@ -1,6 +1,6 @@
 """``python -m ivr bench speech``: menu accuracy, reply latency through the real websocket, capacity.
 
-* accuracy: the generated set of :mod:`ivr.speech.bench` (acme's main menu
+* accuracy: the generated set of :mod:`ivr.bench.speech` (acme's main menu
   and a 7-option banking menu; voices, phrasings and line conditions with
   tuning and held-out halves reported apart, per condition);
 * reply latency: a ``python -m ivr serve`` subprocess records, per turn, the
@@ -23,9 +23,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Optional
 
-from ivr.speech.bench import HELDOUT_VOICES as _HELDOUT_SPECS
-from ivr.speech.bench import TUNING_VOICES as _TUNING_SPECS
-from ivr.speech.bench import parse_voice
+from ivr.bench.speech import HELDOUT_VOICES as _HELDOUT_SPECS
+from ivr.bench.speech import TUNING_VOICES as _TUNING_SPECS
+from ivr.bench.speech import parse_voice
+from ivr.bench.speech import run as bench_run
+from ivr.bench.whisper import side_by_side
+from ivr.sim.media_client import MediaStreamClient
+from ivr.speech.asr.adapt import stock_model_dir
+from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
+from ivr.speech.synth import synthesize
 
 GAP_TARGET_MS = 500
 """Issue 9: the silence a caller hears after a whole menu phrase, p95, at 40 concurrent calls on 2 cores."""
@@ -35,7 +41,7 @@ HELD_OUT_VOICES = tuple(dict.fromkeys(parse_voice(v)[0] for v in _HELDOUT_SPECS)
 TUNING_VOICES = tuple(dict.fromkeys(parse_voice(v)[0] for v in _TUNING_SPECS))
 
 def _trimmed(res: dict[str, Any], errors: int = 40) -> dict[str, Any]:
-    """The report with its error list cut to a sample (the full list: ``python -m ivr.speech.bench``)."""
+    """The report with its error list cut to a sample (the full list: ``python -m ivr.bench.speech``)."""
     res = dict(res)
     errs = res.pop("errors")
     res["errors_total"] = len(errs)
@@ -45,17 +51,15 @@ def _trimmed(res: dict[str, Any], errors: int = 40) -> dict[str, Any]:
 
 def acme_accuracy(split: str = "heldout", quick: bool = False, recognizer: Any = None) -> dict[str, Any]:
     """acme's main menu alone, listened to with exactly the grammar a live call uses (agent words included)."""
-    from ivr.speech.bench import run as bench_run
     return _trimmed(bench_run(split, recognizer, quick, menus=("acme",)))
 
 
 def accuracy(split: str = "heldout", quick: bool = False, recognizer: Any = None) -> dict[str, Any]:
-    """The generated accuracy set (:mod:`ivr.speech.bench`): both menus, per line, phrasing kind and voice.
+    """The generated accuracy set (:mod:`ivr.bench.speech`): both menus, per line, phrasing kind and voice.
 
     ``split`` is ``heldout`` (voices and sentences never tuned on: the figure to
     report) or ``tuning``.
     """
-    from ivr.speech.bench import run as bench_run
     return _trimmed(bench_run(split, recognizer, quick))
 
 
@@ -117,8 +121,6 @@ def one_call(base: str, pcm: bytes, i: int, speed: float = 1.0, timeout: float =
     """
     import requests
 
-    from ivr.sim.media_client import MediaStreamClient
-
     sid = "CA" + f"{i:032x}"[-32:]
     t0 = time.monotonic()
     body = requests.post(base + "/voice?flow=acme", data={"CallSid": sid, "From": "+1555000%04d" % (i % 10000),
@@ -174,8 +176,6 @@ def _pct(values: list[float]) -> dict[str, Optional[float]]:
 
 def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spread_s: float = 8.0) -> dict[str, Any]:
     """Each level: that many calls connected at once, each caller speaking once within ``spread_s``."""
-    from ivr.speech.synth import synthesize
-
     voices = HELD_OUT_VOICES + TUNING_VOICES
     clips = [synthesize("balance", v, lead_ms=100, trail_ms=0) for v in voices]
     one_call(server.base, clips[0], 0)             # warm up: decoders and fallback prompt audio
@@ -237,8 +237,6 @@ LATENCY_SAYINGS = {"phrase": "balance", "sentence": "what is my balance"}
 
 def latency(server: Server, calls: int = 20) -> dict[str, Any]:
     """Reply latency and gap with calls one after another (no load), for a bare phrase and for a sentence."""
-    from ivr.speech.synth import synthesize
-
     voices = HELD_OUT_VOICES + TUNING_VOICES
     one_call(server.base, synthesize("balance", voices[0], lead_ms=100), 99_999)  # warm up
     time.sleep(6)                                  # decoders for every pool worker
@@ -267,7 +265,6 @@ def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), wor
         whisper: bool = True) -> dict[str, Any]:
     import tempfile
 
-    from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
     adapted = PocketSphinxRecognizer()
     report: dict[str, Any] = {
         "recognizer": {"backend": "pocketsphinx", "acoustic_model": adapted.model},
@@ -276,14 +273,12 @@ def run(quick: bool = False, levels: tuple[int, ...] = (10, 20, 40, 60, 80), wor
         "cpus": os.cpu_count(),
     }
     if adapted.model != "stock" and not quick:
-        from ivr.speech.asr.adapt import stock_model_dir
         stock = PocketSphinxRecognizer(acoustic_model=str(stock_model_dir()))
         report["accuracy_held_out_stock_model"] = {
             k: v for k, v in accuracy("heldout", False, stock).items() if not k.startswith(("by_", "errors"))}
     report["rtf"] = report["accuracy_held_out"]["rtf"]
     if whisper:
         # Side by side on the same held-out set: Whisper tiny.en alone, and as pocketsphinx's second opinion.
-        from ivr.speech.bench_whisper import side_by_side
         report["accuracy_held_out_other_backends"] = side_by_side(
             "heldout", quick, whisper_threads=(1,), with_pocketsphinx=False)
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
