@@ -343,46 +343,46 @@ def _digits(event: E.DigitsReceived) -> str:
     return event.digits.split("#", 1)[0]
 
 
+def _settle(t: _Turn, event: E.Event, outcome: str, goto: Optional[str] = None) -> None:
+    """Record a menu answer and act on it: a match enters its node, "agent" escalates, else a retry.
+
+    One place for what every menu outcome does, so a keypad answer, a spoken
+    one and a confirmed one cannot drift apart.
+    """
+    _input_event(t, event, outcome, **({"goto": goto} if goto else {}))
+    if outcome in ("match", "confirmed") and goto:
+        _enter(t, goto)
+    elif outcome == "agent":
+        _escalate(t, "caller_request")
+    else:
+        _failure(t, outcome)
+
+
 def _menu_input(t: _Turn, menu: Menu, event: E.Event) -> None:
     st, flow = t.state, t.flow
     if isinstance(event, E.NoInput):
-        _input_event(t, event, "no_input")
-        _failure(t, "no_input")
-        return
-    if isinstance(event, E.DigitsReceived):
+        _settle(t, event, "no_input")
+    elif isinstance(event, E.DigitsReceived):
         keys = event.digits if any(o.key == event.digits for o in menu.options) else _digits(event)
+        chosen = next((o for o in menu.options if o.key is not None and o.key == keys), None)
         if keys == "0":
-            _input_event(t, event, "agent")
-            _escalate(t, "caller_request")
-            return
-        for opt in menu.options:
-            if opt.key is not None and opt.key == keys:
-                _input_event(t, event, "match", goto=opt.goto)
-                _enter(t, opt.goto)
-                return
-        _input_event(t, event, "no_match")
-        _failure(t, "no_match")
-        return
-    if isinstance(event, E.SpeechRecognized):
+            _settle(t, event, "agent")
+        else:
+            _settle(t, event, "match" if chosen else "no_match", chosen.goto if chosen else None)
+    elif isinstance(event, E.SpeechRecognized):
         m = match_menu(menu, event.text, flow.language, flow.settings.agent_words)
         threshold = flow.settings.confidence if menu.confidence is None else menu.confidence
-        if m.kind == "agent":
-            _input_event(t, event, "agent")
-            _escalate(t, "caller_request")
-        elif m.kind == "option":
+        if m.kind == "option" and event.confidence < threshold:
             opt = menu.options[m.index]
-            if event.confidence < threshold:
-                _input_event(t, event, "unsure", goto=opt.goto)
-                phrase = opt.say[0] if opt.say else m.phrase
-                st.confirm = {"index": m.index, "phrase": phrase}
-                t.play(text(flow.language, "confirm").replace("{phrase}", phrase), st.node or "", "confirm")
-                _listen(t, flow.nodes[st.node], menu, mode="yesno")
-                return
-            _input_event(t, event, "match", goto=opt.goto)
-            _enter(t, opt.goto)
+            _input_event(t, event, "unsure", goto=opt.goto)
+            phrase = opt.say[0] if opt.say else m.phrase
+            st.confirm = {"index": m.index, "phrase": phrase}
+            t.play(text(flow.language, "confirm").replace("{phrase}", phrase), st.node or "", "confirm")
+            _listen(t, flow.nodes[st.node], menu, mode="yesno")
+        elif m.kind == "option":
+            _settle(t, event, "match", menu.options[m.index].goto)
         else:
-            _input_event(t, event, "no_match")
-            _failure(t, "no_match")
+            _settle(t, event, "agent" if m.kind == "agent" else "no_match")
 
 
 def _confirm_answer(t: _Turn, node: Node, event: E.Event) -> None:
@@ -391,25 +391,19 @@ def _confirm_answer(t: _Turn, node: Node, event: E.Event) -> None:
     pending = st.confirm or {}
     answer: Optional[str] = None
     if isinstance(event, E.DigitsReceived):
-        keys = _digits(event)
-        answer = {"1": "yes", "2": "no", "0": "agent"}.get(keys)
+        answer = {"1": "yes", "2": "no", "0": "agent"}.get(_digits(event))
     elif isinstance(event, E.SpeechRecognized):
         answer = "agent" if wants_agent(event.text, flow.language, flow.settings.agent_words) else \
             yes_no(event.text, flow.language)
     st.confirm = None
     if isinstance(event, E.NoInput):
-        _input_event(t, event, "no_input")
-        _failure(t, "no_input")
+        _settle(t, event, "no_input")
     elif answer == "agent":
-        _input_event(t, event, "agent")
-        _escalate(t, "caller_request")
+        _settle(t, event, "agent")
     elif answer == "yes" and menu is not None:
-        opt = menu.options[pending.get("index", 0)]
-        _input_event(t, event, "confirmed", goto=opt.goto)
-        _enter(t, opt.goto)
+        _settle(t, event, "confirmed", menu.options[pending.get("index", 0)].goto)
     else:
-        _input_event(t, event, "no_match")
-        _failure(t, "no_match")
+        _settle(t, event, "no_match")
 
 
 def _ask_input(t: _Turn, ask: Ask, event: E.Event) -> None:

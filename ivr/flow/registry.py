@@ -14,7 +14,6 @@ file a designer just saved.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -251,8 +250,3 @@ def _watch(ref: "weakref.ref[FlowSet]", stop: threading.Event, interval: float) 
         except Exception:  # keep watching: the next save may fix it
             log.exception("flow reload check failed")
         del flows
-
-
-def flows_dir_default() -> str:
-    """``IVR_FLOWS_DIR`` or ``flows/``."""
-    return os.environ.get("IVR_FLOWS_DIR", "flows")

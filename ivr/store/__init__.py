@@ -1,22 +1,10 @@
-"""Storage of call state and call records."""
+"""Storage of call state and call records: SQL (SQLite, PostgreSQL) and Redis behind one protocol."""
 
-from __future__ import annotations
-
-from ..config import Config
 from .base import Store
 from .crypto import SecretBox
 from .deadline import Breaker
+from .factory import open_store
 from .redis_store import RedisStore
 from .sql import SqlStore
-
-
-def open_store(config: Config) -> Store:
-    """The store a configuration asks for (SQL, plus Redis for live state when IVR_REDIS_URL is set)."""
-    box = SecretBox(config.secret_key or config.auth_token)
-    records = SqlStore(config.db_url, box, timeout=config.store_timeout)
-    if config.redis_url:
-        return RedisStore(config.redis_url, records, box, timeout=config.store_timeout)
-    return records
-
 
 __all__ = ["Breaker", "RedisStore", "SecretBox", "SqlStore", "Store", "open_store"]

@@ -10,7 +10,6 @@ then::
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
@@ -29,10 +28,10 @@ def run_call(tmp_path: Path) -> Iterator[Callable[..., ScriptResult]]:
     built = []
 
     def run(script: Union[str, Path], flows: Union[str, Path, None] = None) -> ScriptResult:
-        flows_dir = str(flows or os.environ.get("IVR_FLOWS_DIR") or "flows")
         clock = SimClock()
-        config = Config.from_env(flows_dir=flows_dir, instance_dir=str(tmp_path / f"sim{len(built)}"),
-                                 database_url=None, redis_url=None, secret_key="test", flow_check_interval=0.0)
+        config = Config.from_env(instance_dir=str(tmp_path / f"sim{len(built)}"),
+                                 database_url=None, redis_url=None, secret_key="test", flow_check_interval=0.0,
+                                 **({"flows_dir": str(flows)} if flows else {}))
         services = build_services(config, clock=clock)
         built.append(services)
         text = str(script)

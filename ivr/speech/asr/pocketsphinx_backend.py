@@ -39,15 +39,15 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import lru_cache
-
-import numpy as np
 import tempfile
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis
@@ -237,43 +237,40 @@ class PocketSphinxRecognizer:
             phones = " ".join(decoder.lookup_word(w) for w in phrase.split())
             decoder.add_word(phrase.replace(" ", "_"), phones, i == len(compounds) - 1)
 
+    def _cached_file(self, cache: dict[tuple, str], key: tuple, suffix: str, write: Callable[[Any], None]) -> str:
+        """A file made once per grammar key in this recogniser's temporary directory (thread-safe)."""
+        with self._lock:
+            path = cache.get(key)
+            if path:
+                return path
+        path = str(Path(self._tmp.name) / f"g{abs(hash(key))}{suffix}")
+        with open(path, "w", encoding="utf-8") as fh:
+            write(fh)
+        with self._lock:
+            cache[key] = path
+        return path
+
     def _dict_file(self, key: tuple, grammar: Grammar) -> str:
         """A pronunciation dictionary with only the words ``grammar``'s language model holds.
 
         Why: the decoder initialises its search over every dictionary word, which
         with the full dictionary costs seconds per decoder (see the module notes).
         """
-        with self._lock:
-            path = self._dict_files.get(key)
-            if path:
-                return path
-        words = {w for line in self._corpus(grammar) for w in line.split() if "_" not in w}
-        words |= set(grammar.words())
-        prons = dictionary_entries(self._model_dir / "cmudict-en-us.dict")
-        lines = [line for w in sorted(words) for line in prons.get(w, ())]
-        path = str(Path(self._tmp.name) / f"g{abs(hash(key))}.dict")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.writelines(lines)
-        with self._lock:
-            self._dict_files[key] = path
-        return path
+        def write(fh: Any) -> None:
+            words = {w for line in self._corpus(grammar) for w in line.split() if "_" not in w}
+            words |= set(grammar.words())
+            prons = dictionary_entries(self._model_dir / "cmudict-en-us.dict")
+            fh.writelines(line for w in sorted(words) for line in prons.get(w, ()))
+        return self._cached_file(self._dict_files, key, ".dict", write)
 
     def _lm_file(self, key: tuple, grammar: Grammar) -> str:
-        with self._lock:
-            path = self._lm_files.get(key)
-            if path:
-                return path
-        from pocketsphinx.lm import ArpaBoLM
+        def write(fh: Any) -> None:
+            from pocketsphinx.lm import ArpaBoLM  # the optional engine, loaded with the first grammar
 
-        text = "\n".join(self._corpus(grammar)) + "\n"
-        lm = ArpaBoLM(text=text, add_start=True)
-        lm.compute()
-        path = str(Path(self._tmp.name) / f"g{abs(hash(key))}.arpa")
-        with open(path, "w", encoding="utf-8") as fh:
+            lm = ArpaBoLM(text="\n".join(self._corpus(grammar)) + "\n", add_start=True)
+            lm.compute()
             lm.write(fh)
-        with self._lock:
-            self._lm_files[key] = path
-        return path
+        return self._cached_file(self._lm_files, key, ".arpa", write)
 
     def _corpus(self, grammar: Grammar) -> list[str]:
         t = self.tuning
