@@ -41,6 +41,16 @@ def _count(value: Optional[str], name: str) -> Optional[int]:
     return int(value)
 
 
+def _choice(value: Optional[str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    """One of ``allowed`` from the environment (``default`` when unset), or a ConfigError listing them."""
+    if value is None or not value.strip():
+        return default
+    v = value.strip().lower()
+    if v not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}; unset it for {default}")
+    return v
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of one running IVR.
@@ -85,6 +95,16 @@ class Config:
     media_streams: Optional[bool] = None
     """``IVR_MEDIA_STREAMS=1``: speech flows run over Twilio Media Streams (``<Connect><Stream>``);
     unset or 0: every flow answers keypad TwiML (``<Gather input="dtmf">``)."""
+    voice_auth: str = "embedded"
+    """``IVR_VOICE_AUTH``: ``embedded`` (GE2E on this server, the default), ``http`` (a vendor) or ``off``."""
+    voice_auth_url: Optional[str] = None
+    """``IVR_VOICE_AUTH_URL``: the vendor adapter's base URL (``http`` engine)."""
+    voice_auth_secret: Optional[str] = None
+    """``IVR_VOICE_AUTH_SECRET``: HMAC key of the vendor requests' ``X-IVR-Signature``."""
+    voice_auth_timeout: float = 2.0
+    """``IVR_VOICE_AUTH_TIMEOUT`` (seconds): a vendor slower than this gives an inconclusive verdict."""
+    voiceprint_ttl_days: int = 365
+    """``IVR_VOICEPRINT_TTL_DAYS``: a voiceprint unused this long expires (is not used, and is purged)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -112,6 +132,11 @@ class Config:
             instance_dir=e.get("IVR_INSTANCE_DIR") or "instance",
             media_streams=_flag(e["IVR_MEDIA_STREAMS"]) if (e.get("IVR_MEDIA_STREAMS") or "").strip() else None,
             store_timeout=_seconds(e.get("IVR_STORE_TIMEOUT"), "IVR_STORE_TIMEOUT", 2.0),
+            voice_auth=_choice(e.get("IVR_VOICE_AUTH"), "IVR_VOICE_AUTH", ("embedded", "http", "off"), "embedded"),
+            voice_auth_url=(e.get("IVR_VOICE_AUTH_URL") or "").rstrip("/") or None,
+            voice_auth_secret=e.get("IVR_VOICE_AUTH_SECRET") or None,
+            voice_auth_timeout=_seconds(e.get("IVR_VOICE_AUTH_TIMEOUT"), "IVR_VOICE_AUTH_TIMEOUT", 2.0),
+            voiceprint_ttl_days=_count(e.get("IVR_VOICEPRINT_TTL_DAYS"), "IVR_VOICEPRINT_TTL_DAYS") or 365,
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
