@@ -126,3 +126,11 @@ class Cohort:
         if self.mode == "mean":
             return cosine - self.weight * (me + mt)
         return cosine
+
+
+def main() -> None:
+    """Build the cohort ahead of time (``make models`` runs it), so the first start-up does not."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    path = cohort_path()
+    emb = load_cohort(SpeakerEncoder.shared())
+    print(f"voice-authentication cohort: {len(emb)} embeddings of {len(COHORT_VOICES)} voices in {path}")
