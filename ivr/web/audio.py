@@ -25,12 +25,13 @@ import threading
 from pathlib import Path
 from typing import Any, Optional
 
-from flask import Blueprint, Response, abort, current_app, send_file
+from flask import Blueprint, Flask, Response, abort, send_file
 
 from ..engine import actions as A
 from ..prompts.background import BackgroundRenderer
 from ..prompts.cache import PromptCache
 from ..prompts.resolve import PromptResolver, prompt_urls
+from . import app_state
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,7 @@ class AudioFiles:
 
 def _node_text(flow_id: str, node_id: str) -> Optional[str]:
     """The words a recording stands for (the node's own text in the flow)."""
-    svc = current_app.extensions.get("ivr")
-    flow = svc.flows.get(flow_id) if svc is not None else None
+    flow = app_state.services().flows.get(flow_id)
     node = flow.nodes.get(node_id) if flow is not None else None
     if node is None:
         return None
@@ -115,7 +115,10 @@ def _node_text(flow_id: str, node_id: str) -> Optional[str]:
 
 
 def _files() -> AudioFiles:
-    return current_app.extensions["ivr.audio"]
+    files = app_state.parts().audio
+    if files is None:
+        abort(404)
+    return files
 
 
 @bp.get("/<path:relpath>")
@@ -142,12 +145,12 @@ def serve(relpath: str) -> Response:
     return resp
 
 
-def install(app: Any, audio_dir: str, *, background: bool = True) -> PromptResolver:
+def install(app: Flask, audio_dir: str, *, background: bool = True) -> PromptResolver:
     """Serve ``audio_dir`` under ``/audio/`` and let TwiML play its prompts.
 
-    Sets ``app.extensions["ivr.prompt_url"]`` (a Play -> list of URLs or None)
-    and ``app.extensions["ivr.prompts"]`` (the resolver, for the media stream's
-    :func:`ivr.prompts.resolve.prompt_frames`).
+    Fills the app's parts (:mod:`ivr.web.app_state`): ``prompt_url`` (a Play -> list of
+    URLs or None), ``prompts`` (the resolver, for the media stream's
+    :func:`ivr.prompts.resolve.prompt_frames`) and ``audio`` (the served files).
 
     Args:
         background: render missing prompts in a worker process for next time
@@ -156,9 +159,10 @@ def install(app: Any, audio_dir: str, *, background: bool = True) -> PromptResol
     cache = PromptCache(audio_dir)
     renderer = BackgroundRenderer(cache) if background else None
     resolver = PromptResolver(cache, renderer)
-    app.extensions["ivr.audio"] = AudioFiles(cache)
-    app.extensions["ivr.prompts"] = resolver
-    public = app.extensions["ivr"].config.public_url
+    web = app_state.parts(app)
+    web.audio = AudioFiles(cache)
+    web.prompts = resolver
+    public = web.config.public_url
     base = (public or "") + bp.url_prefix
 
     def prompt_url(play: A.Play) -> Optional[list[str]]:
@@ -168,9 +172,9 @@ def install(app: Any, audio_dir: str, *, background: bool = True) -> PromptResol
             log.exception("prompt audio lookup failed; using <Say>")
             return None
 
-    app.extensions["ivr.prompt_url"] = prompt_url
+    web.prompt_url = prompt_url
     app.register_blueprint(bp)
     if renderer is not None:
-        app.extensions["ivr"].on_close.append(renderer.close)
-        app.extensions["ivr"].flows.on_change(resolver.prepare)  # an edited flow's prompts, before it is served
+        web.services.on_close.append(renderer.close)
+        web.services.flows.on_change(resolver.prepare)  # an edited flow's prompts, before it is served
     return resolver
