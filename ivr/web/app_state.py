@@ -25,9 +25,8 @@ if TYPE_CHECKING:  # types only: these modules import this one
     from ..prompts.resolve import PromptResolver
     from ..services import Services
     from ..speech.tap import VoiceTap
-    from .audio import AudioFiles
+    from .audio_files import AudioFiles
     from .media.runtime import MediaRuntime
-    from .twilio_request import VoiceParams
     from .twiml import PromptUrl
 
 KEY = "ivr.web"
@@ -35,10 +34,11 @@ KEY = "ivr.web"
 
 LEGACY_KEYS = ("ivr", "ivr.media", "ivr.start_call")
 """Read-only mirrors for readers outside ``ivr/web`` that still use the old keys
-(``ivr/cli.py`` and a few shared tests); they go once those read :func:`parts`."""
+(``ivr/cli/serve.py`` and a few shared tests); they go once those read :func:`parts`."""
 
-StartCall = Callable[["Flow", "VoiceParams"], Optional[str]]
-"""Takes over a new call (the speech transport): TwiML to answer, or None to leave it to keypad TwiML."""
+StartCall = Callable[["Flow", str, str, str], Optional[str]]
+"""Takes over a new call (the speech transport) from its flow, call id, caller and called number:
+TwiML to answer, or None to leave it to keypad TwiML."""
 
 
 @dataclass
