@@ -49,6 +49,5 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     app.register_blueprint(pages.bp)
     handoff.init_app(app)
     media.install(app)
-    app_state.publish_legacy(app)
     logging.getLogger("ivr").setLevel(logging.INFO)
     return app

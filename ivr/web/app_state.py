@@ -32,10 +32,6 @@ if TYPE_CHECKING:  # types only: these modules import this one
 KEY = "ivr.web"
 """The one ``app.extensions`` key of the IVR."""
 
-LEGACY_KEYS = ("ivr", "ivr.media", "ivr.start_call")
-"""Read-only mirrors for readers outside ``ivr/web`` that still use the old keys
-(``ivr/cli/serve.py`` and a few shared tests); they go once those read :func:`parts`."""
-
 StartCall = Callable[["Flow", str, str, str], Optional[str]]
 """Takes over a new call (the speech transport) from its flow, call id, caller and called number:
 TwiML to answer, or None to leave it to keypad TwiML."""
@@ -87,16 +83,6 @@ def install(app: Flask, services: Services) -> WebApp:
     return web
 
 
-def publish_legacy(app: Flask) -> None:
-    """Mirror the parts the old keys named (:data:`LEGACY_KEYS`), once every layer is installed."""
-    web = parts(app)
-    app.extensions["ivr"] = web.services
-    if web.media is not None:
-        app.extensions["ivr.media"] = web.media
-    if web.start_call is not None:
-        app.extensions["ivr.start_call"] = web.start_call
-
-
 def parts(app: Optional[Flask] = None) -> WebApp:
     """The parts of ``app`` (default: the app handling the current request)."""
     return (app if app is not None else current_app).extensions[KEY]
@@ -128,5 +114,4 @@ def media(app: Optional[Flask] = None) -> MediaRuntime:
     return rt
 
 
-__all__ = ["KEY", "LEGACY_KEYS", "StartCall", "WebApp", "config", "handoff", "install", "media", "parts",
-           "publish_legacy", "services"]
+__all__ = ["KEY", "StartCall", "WebApp", "config", "handoff", "install", "media", "parts", "services"]

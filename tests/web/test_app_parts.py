@@ -9,14 +9,12 @@ from ivr.web import WebApp, app_state, create_app, parts
 
 IVR = Path(__file__).resolve().parents[2] / "ivr"
 OWNER = IVR / "web" / "app_state.py"
-NOT_YET_MOVED = {IVR / "cli" / "serve.py"}
-"""Readers outside ivr/web that still use the legacy keys (app_state.LEGACY_KEYS); remove as they switch."""
 
 
 def _readers_of_extensions() -> list[str]:
     found = []
     for path in sorted(IVR.rglob("*.py")):
-        if path == OWNER or path in NOT_YET_MOVED:
+        if path == OWNER:
             continue
         tree = ast.parse(path.read_text("utf-8"), filename=str(path))
         for node in ast.walk(tree):
@@ -41,14 +39,13 @@ def test_the_parts_are_typed_and_under_one_key(make_app) -> None:
     assert web.handoff is not None and web.media is not None and web.prompts is not None
     assert web.voice_tap is web.media.tap and web.start_call is not None and web.speech_calls
     ours = {k for k in app.extensions if k.startswith("ivr")}
-    assert ours == {app_state.KEY, *app_state.LEGACY_KEYS}
-    assert app.extensions["ivr"] is web.services and app.extensions["ivr.media"] is web.media
+    assert ours == {app_state.KEY}
 
 
 def test_keypad_only_app_has_no_start_call(make_app) -> None:
     app = make_app()
     web = parts(app)
-    assert web.start_call is None and not web.speech_calls and "ivr.start_call" not in app.extensions
+    assert web.start_call is None and not web.speech_calls
 
 
 def test_the_package_exports_its_public_names_only() -> None:
