@@ -311,7 +311,8 @@ def _prompt(t: _Turn, node: Node, spec: Menu | Ask, part: str) -> None:
     if part == "prompt":
         t.play(spec.prompt, nid, "prompt", barge)
     else:
-        own = getattr(spec, part)
+        attempt = t.state.no_input_count if part == "no_input" else t.state.no_match_count
+        own = spec.reprompt(part, attempt)
         if own:
             t.play(own, nid, part, barge)
         else:

@@ -238,13 +238,35 @@ class InputNode(Strict):
     """Fields shared by nodes that wait for the caller (menu, ask)."""
 
     prompt: str
-    no_input: Optional[str] = Field(None, description="Re-prompt after silence.")
-    no_match: Optional[str] = Field(None, description="Re-prompt after an answer that did not fit.")
+    no_input: Optional[Union[str, list[str]]] = Field(
+        None, description="Re-prompt after silence: one text, or a list with one text per attempt (the last repeats).")
+    no_match: Optional[Union[str, list[str]]] = Field(
+        None, description="Re-prompt after an answer that did not fit: one text, or one per attempt (the last repeats).")
     retries: Optional[int] = Field(None, ge=0, le=5)
     queue: Optional[str] = Field(None, description="Queue for escalation from this node.")
     timeout: Optional[float] = Field(None, gt=0, le=60, description="No-input timeout, seconds.")
     barge_in: Optional[bool] = None
     confidence: Optional[float] = Field(None, ge=0, le=1)
+
+    @field_validator("no_input", "no_match")
+    @classmethod
+    def _ladder(cls, v: Optional[Union[str, list[str]]]) -> Optional[Union[str, list[str]]]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("a re-prompt list needs at least one text (one per attempt; the last repeats)")
+            if any(not isinstance(t, str) or not t.strip() for t in v):
+                raise ValueError("every re-prompt in the list must be non-empty text")
+        return v
+
+    def reprompts(self, part: str) -> list[str]:
+        """The node's own re-prompts for ``no_input`` or ``no_match``, in attempt order (maybe none)."""
+        own = getattr(self, part)
+        return [own] if isinstance(own, str) else list(own or ())
+
+    def reprompt(self, part: str, attempt: int) -> Optional[str]:
+        """The node's own re-prompt for the ``attempt``-th failure of that kind (1-based; the last repeats)."""
+        texts = self.reprompts(part)
+        return texts[min(max(attempt, 1), len(texts)) - 1] if texts else None
 
 
 class Menu(InputNode):
