@@ -29,6 +29,7 @@ def build_context(state: CallState, at: float) -> dict[str, Any]:
         "call_id": state.call_id,
         "caller": state.caller,
         "called": state.called,
+        "entry": state.entry,
         "flow": state.flow,
         "language": state.language,
         "path": list(state.path),

@@ -21,6 +21,8 @@ RESERVED_KINDS = ("authenticate", "survey")
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 KEY_CHARS = set("0123456789*#")
+ENTRY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""An entry point's name (``?entry=NAME``, the SIP header ``X-IVR-Entry``, a script's ``entry:``)."""
 
 Scalar = Union[str, int, float, bool]
 
@@ -170,6 +172,10 @@ class RouteWhen(Strict):
     in_: Optional[list[Scalar]] = Field(None, alias="in")
     exists: Optional[bool] = None
     auth: Optional[Union[str, list[str]]] = Field(None, description="Auth status: verified, failed, none...")
+    called: Optional[Union[str, list[str]]] = Field(
+        None, description="The number the caller dialled (E.164), or any of several.")
+    entry: Optional[Union[str, list[str]]] = Field(
+        None, description="The entry point's name (?entry=NAME on POST /voice, or the SIP header X-IVR-Entry).")
     reason: Optional[Union[str, list[str]]] = Field(None, description="Why self-service ended.")
     requested: Optional[Union[str, list[str]]] = Field(None, description="The queue the flow asked for.")
 
@@ -323,10 +329,13 @@ class Action(Strict):
 
 
 class Condition(Strict):
-    """A test on a slot or on a hook outcome; exactly one operator."""
+    """A test on a slot, a hook outcome or a fact of the call; exactly one operator."""
 
     slot: Optional[str] = None
     result: Optional[str] = Field(None, description="Id of an action node whose outcome is tested.")
+    call: Optional[Literal["entry", "called", "caller", "auth.status", "auth.method"]] = Field(
+        None, description="A fact of the call: entry (the entry point's name), called (the number dialled), "
+                          "caller, auth.status or auth.method.")
     equals: Optional[Scalar] = None
     not_equals: Optional[Scalar] = None
     in_: Optional[list[Scalar]] = Field(None, alias="in")
@@ -341,8 +350,8 @@ class Condition(Strict):
 
     @model_validator(mode="after")
     def _one_subject_one_op(self) -> "Condition":
-        if (self.slot is None) == (self.result is None):
-            raise ValueError("a condition names exactly one of slot: or result:")
+        if sum(x is not None for x in (self.slot, self.result, self.call)) != 1:
+            raise ValueError("a condition names exactly one of slot:, result: or call:")
         ops = [n for n in ("equals", "not_equals", "in_", "gt", "gte", "lt", "lte", "exists", "matches")
                if getattr(self, n) is not None]
         if len(ops) != 1:
