@@ -1,7 +1,7 @@
 """The context packet: the caller's whole story, handed to a person.
 
 One JSON shape everywhere it is shown (TwiML ``<Task>``, the API, the agent
-page, the simulator): see DESIGN.md "Context packet".  Sensitive values
+page, the simulator): see the README, "The context packet".  Sensitive values
 are masked here, once, for every consumer.
 """
 

@@ -1,6 +1,6 @@
 """Typed model of a flow file (pydantic).
 
-The YAML contract lives in ``../shared/DESIGN.md``.  Every model forbids
+The YAML contract is the README's "Flow language reference".  Every model forbids
 unknown properties so that a typo (``promt:``) is an error with a suggestion
 rather than a silently ignored line.
 """

@@ -1,4 +1,4 @@
-"""Call scripts: testers' YAML description of a whole call (see DESIGN.md).
+"""Call scripts: testers' YAML description of a whole call (see the README, "Call scripts").
 
 ```yaml
 flow: acme

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +121,19 @@ def test_schema_validates_demo_flows_and_rejects_bad_ones() -> None:
         pass
     else:
         raise AssertionError("a node with two kinds must not validate")
+
+
+@pytest.mark.parametrize("kind", ["authenticate", "survey"])
+def test_schema_and_validate_agree_on_reserved_kinds(kind: str, tmp_path: Path) -> None:
+    """A kind validate refuses is one the schema (and so an editor) refuses too."""
+    text = f"flow: x\nstart: a\nnodes:\n  a:\n    {kind}: {{subject: caller}}\n"
+    schema = json.loads(run("schema").stdout)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(yaml.safe_load(text), schema)
+    f = tmp_path / "x.yaml"
+    f.write_text(text)
+    proc = run("validate", str(f))
+    assert proc.returncode == 1 and "reserved" in proc.stdout
 
 
 def test_usage_error_exits_2() -> None:
