@@ -14,6 +14,11 @@ from typing import Any, Mapping, Optional
 from .errors import ConfigError
 
 
+def is_env_name(key: str) -> bool:
+    """Whether a settings key names an environment variable of ours (``IVR_*``, ``TWILIO_*``)."""
+    return key.startswith(("IVR_", "TWILIO_"))
+
+
 def _flag(value: Optional[str]) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -41,6 +46,17 @@ def _count(value: Optional[str], name: str) -> Optional[int]:
     return int(value)
 
 
+def _whole(value: Optional[str], name: str) -> Optional[int]:
+    """A whole number from the environment (None when unset), or a ConfigError with the fix."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a whole number of seconds; set it to e.g. 3600, "
+                          "or unset it for the default") from None
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of one running IVR.
@@ -60,6 +76,21 @@ class Config:
             A webhook turn makes up to about three store calls and Twilio gives up after 15 s,
             so a store that does not answer must fail fast enough for the caller to hear the
             apology and reach a person well before that.
+        twilio_workflow_sid: ``IVR_TWILIO_WORKFLOW_SID``, the TaskRouter workflow of an ``<Enqueue>``
+            whose queue names none.
+        twilio_account_sid: ``TWILIO_ACCOUNT_SID``, for recording downloads, dialing callbacks and
+            moving a caller out of a queue.
+        crm_webhook_url, crm_webhook_secret, crm_history_url: ``IVR_CRM_WEBHOOK_URL`` (POST the context
+            packet on every handoff), ``IVR_CRM_WEBHOOK_SECRET`` (its HMAC key), ``IVR_CRM_HISTORY_URL``
+            (caller history; else the store).
+        voicemail_transcribe: ``IVR_VOICEMAIL_TRANSCRIBE``: ``background`` (default), ``inline`` or ``off``
+            (checked where the handoff is built).
+        callback_from: ``IVR_CALLBACK_FROM``, the caller ID of dialed callbacks (E.164).
+        agent_link_ttl: ``IVR_AGENT_LINK_TTL``, seconds a signed agent-page link stays valid (unset: the
+            handoff's default).
+        environ: the environment the settings were read from, kept for the values a flow names itself
+            (an HTTP hook's ``secret_env``), so nothing reads ``os.environ`` while a call runs. Never
+            printed (``repr``) nor compared.
     """
 
     auth_token: Optional[str] = None
@@ -85,12 +116,24 @@ class Config:
     media_streams: Optional[bool] = None
     """``IVR_MEDIA_STREAMS=1``: speech flows run over Twilio Media Streams (``<Connect><Stream>``);
     unset or 0: every flow answers keypad TwiML (``<Gather input="dtmf">``)."""
+    twilio_workflow_sid: Optional[str] = None
+    twilio_account_sid: Optional[str] = None
+    crm_webhook_url: Optional[str] = None
+    crm_webhook_secret: Optional[str] = None
+    crm_history_url: Optional[str] = None
+    voicemail_transcribe: str = "background"
+    callback_from: Optional[str] = None
+    agent_link_ttl: Optional[int] = None
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Config":
-        """Read the environment (``os.environ`` by default), then apply overrides."""
-        e = os.environ if env is None else env
+        """Read the environment (``os.environ`` by default), then apply overrides.
+
+        The environment is read here, once: the running app never looks at ``os.environ``.
+        """
+        e: dict[str, str] = dict(os.environ if env is None else env)
         cfg = cls(
             auth_token=e.get("TWILIO_AUTH_TOKEN") or None,
             dev=_flag(e.get("IVR_DEV")),
@@ -112,12 +155,44 @@ class Config:
             instance_dir=e.get("IVR_INSTANCE_DIR") or "instance",
             media_streams=_flag(e["IVR_MEDIA_STREAMS"]) if (e.get("IVR_MEDIA_STREAMS") or "").strip() else None,
             store_timeout=_seconds(e.get("IVR_STORE_TIMEOUT"), "IVR_STORE_TIMEOUT", 2.0),
+            twilio_workflow_sid=e.get("IVR_TWILIO_WORKFLOW_SID") or None,
+            twilio_account_sid=e.get("TWILIO_ACCOUNT_SID") or None,
+            crm_webhook_url=e.get("IVR_CRM_WEBHOOK_URL") or None,
+            crm_webhook_secret=e.get("IVR_CRM_WEBHOOK_SECRET") or None,
+            crm_history_url=e.get("IVR_CRM_HISTORY_URL") or None,
+            voicemail_transcribe=e.get("IVR_VOICEMAIL_TRANSCRIBE") or "background",
+            callback_from=e.get("IVR_CALLBACK_FROM") or None,
+            agent_link_ttl=_whole(e.get("IVR_AGENT_LINK_TTL"), "IVR_AGENT_LINK_TTL"),
+            environ=e,
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
             raise ConfigError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
         return replace(cfg, **overrides)
+
+    @classmethod
+    def from_settings(cls, settings: Optional[Mapping[str, Any]] = None,
+                      env: Optional[Mapping[str, str]] = None) -> "Config":
+        """The environment with ``settings`` on top, as a test or an embedding app passes them.
+
+        Args:
+            settings: keys are environment names (``TWILIO_AUTH_TOKEN``, ``IVR_FLOWS_DIR``...;
+                None clears one) or Config fields (``flows_dir``...).
+            env: the environment (``os.environ`` by default).
+        """
+        merged: dict[str, str] = dict(os.environ if env is None else env)
+        fields_: dict[str, Any] = {}
+        for key, value in dict(settings or {}).items():
+            if is_env_name(key):
+                merged[key] = "" if value is None else str(value)
+            else:
+                fields_[key] = value
+        return cls.from_env(merged, **fields_)
+
+    def secret(self, name: Optional[str]) -> Optional[str]:
+        """The value of environment variable ``name`` as read at start-up (None: unset or empty)."""
+        return (self.environ.get(name) or None) if name else None
 
     @property
     def db_url(self) -> str:

@@ -42,7 +42,7 @@ class Services:
 
 def make_hooks(config: Config) -> HookRegistry:
     """The hook registry: demo hooks (unless disabled) plus IVR_HOOKS modules."""
-    hooks = HookRegistry()
+    hooks = HookRegistry(secrets=config.environ)
     if config.demo_hooks:
         demo_hooks.register(hooks)
     if config.hooks:

@@ -75,8 +75,9 @@ def make_app(tmp_path: Path, flows_dir: Path):
         return app
 
     yield make
+    from ivr.web import parts
     for app in created:
-        app.extensions["ivr"].close()
+        parts(app).services.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ivr.web import parts
 from tests.conftest import API_TOKEN, SignedClient, call_params
 
 CANARY = "9731864205318642"
@@ -74,7 +75,7 @@ def test_canary_card_number_appears_nowhere(make_app, flows_dir: Path, tmp_path:
     assert ctx.json["slots"]["card_number"] == "****"
     for blob in [*bodies, ctx.data, events.data, caplog.text.encode()]:
         assert CANARY.encode() not in blob
-    app.extensions["ivr"].store.close()
+    parts(app).services.store.close()
     for f in (tmp_path / "instance").iterdir():
         assert CANARY.encode() not in f.read_bytes(), f
 

@@ -11,7 +11,7 @@ import click
 from ..config import Config
 from ..errors import IvrError
 from ..speech.asr import choose_backend
-from ..web import create_app
+from ..web import create_app, parts
 from ..web.server import (CPU_STREAMS_PER_WORKER, DEFAULT_STREAMS, MIN_WEBHOOK_THREADS, run_server, spare_threads,
                           threads_for)
 from .common import echo_err
@@ -45,7 +45,7 @@ def serve(host: str, port: int, workers: int, streams: Optional[int], threads: O
                   f"threads per worker for webhooks once {streams} streamed calls are open: each stream holds "
                   f"a thread, so webhooks and new streams would wait; use --threads "
                   f"{threads_for(streams, workers)} or lower --streams")
-    click.echo(f"IVR serving flows {', '.join(app.extensions['ivr'].flows.ids) or '(none)'} "
+    click.echo(f"IVR serving flows {', '.join(parts(app).services.flows.ids) or '(none)'} "
                f"on http://{host}:{port}/ (POST /voice)", err=True)
     click.echo(speech, err=True)
     click.echo(f"capacity: {workers} worker(s) x {threads} threads, for {streams} streamed calls "
@@ -65,8 +65,9 @@ def _wait_speech_ready(app: Any) -> None:
     are built on demand), only slower; waiting here keeps the first caller of
     a deploy from paying for it.
     """
-    rt = app.extensions.get("ivr.media")
-    if rt is None or app.extensions.get("ivr.start_call") is None:
+    web = parts(app)
+    rt = web.media
+    if rt is None or not web.speech_calls:
         return
     t0 = time.perf_counter()
     if rt.wait_ready(SPEECH_READY_WAIT_S):

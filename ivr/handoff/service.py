@@ -1,22 +1,24 @@
 """The handoff parts of one deployment, built once next to the core services.
 
-Settings come from ``Config.extra`` (tests) or the environment:
+Settings come from the :class:`~ivr.config.Config` (which read them from the
+environment once), each overridable by a ``Config.extra`` key (tests):
 
-=============================  ==============================================
-``IVR_CRM_WEBHOOK_URL``        POST the context packet here on every handoff
-``IVR_CRM_WEBHOOK_SECRET``     HMAC-SHA256 key for ``X-IVR-Signature``
-``IVR_CRM_HISTORY_URL``        CRM endpoint for caller history (else: the store)
-``IVR_VOICEMAIL_TRANSCRIBE``   ``background`` (default), ``inline`` or ``off``
-``TWILIO_ACCOUNT_SID``         for recording downloads and dialing callbacks
-``IVR_CALLBACK_FROM``          caller ID of dialed callbacks (E.164)
-``IVR_AGENT_LINK_TTL``         seconds a signed agent-page link stays valid
-=============================  ==============================================
+=============================  ========================  ==============================================
+environment                    ``extra`` key             meaning
+=============================  ========================  ==============================================
+``IVR_CRM_WEBHOOK_URL``        ``crm_webhook_url``       POST the context packet here on every handoff
+``IVR_CRM_WEBHOOK_SECRET``     ``crm_webhook_secret``    HMAC-SHA256 key for ``X-IVR-Signature``
+``IVR_CRM_HISTORY_URL``        ``crm_history_url``       CRM endpoint for caller history (else: the store)
+``IVR_VOICEMAIL_TRANSCRIBE``   ``voicemail_transcribe``  ``background`` (default), ``inline`` or ``off``
+``TWILIO_ACCOUNT_SID``         ``twilio_account_sid``    for recording downloads and dialing callbacks
+``IVR_CALLBACK_FROM``          ``callback_from``         caller ID of dialed callbacks (E.164)
+``IVR_AGENT_LINK_TTL``         ``agent_link_ttl``        seconds a signed agent-page link stays valid
+=============================  ========================  ==============================================
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -47,22 +49,21 @@ class HandoffSettings:
     table_prefix: str = ""
 
     @classmethod
-    def from_config(cls, config: Config, env: Optional[dict] = None) -> "HandoffSettings":
-        e = os.environ if env is None else env
+    def from_config(cls, config: Config) -> "HandoffSettings":
+        """The settings of ``config``, each overridden by its ``config.extra`` key when present."""
         x = dict(config.extra or {})
 
-        def get(key: str, var: str, default: Any = None) -> Any:
-            return x.get(key, e.get(var) or default)
+        def get(key: str, default: Any = None) -> Any:
+            value = getattr(config, key)
+            return x.get(key, default if value is None else value)
 
-        mode = str(get("voicemail_transcribe", "IVR_VOICEMAIL_TRANSCRIBE", "background"))
+        mode = str(get("voicemail_transcribe", "background"))
         if mode not in ("background", "inline", "off"):
             raise ConfigError(f"IVR_VOICEMAIL_TRANSCRIBE={mode!r}: use background, inline or off")
-        return cls(crm_webhook_url=get("crm_webhook_url", "IVR_CRM_WEBHOOK_URL"),
-                   crm_webhook_secret=get("crm_webhook_secret", "IVR_CRM_WEBHOOK_SECRET"),
-                   crm_history_url=get("crm_history_url", "IVR_CRM_HISTORY_URL"),
-                   transcribe=mode, account_sid=get("twilio_account_sid", "TWILIO_ACCOUNT_SID"),
-                   callback_from=get("callback_from", "IVR_CALLBACK_FROM"),
-                   agent_link_ttl=int(get("agent_link_ttl", "IVR_AGENT_LINK_TTL", DEFAULT_TTL_S)),
+        return cls(crm_webhook_url=get("crm_webhook_url"), crm_webhook_secret=get("crm_webhook_secret"),
+                   crm_history_url=get("crm_history_url"), transcribe=mode,
+                   account_sid=get("twilio_account_sid"), callback_from=get("callback_from"),
+                   agent_link_ttl=int(get("agent_link_ttl", DEFAULT_TTL_S)),
                    table_prefix=str(x.get("handoff_table_prefix", "")))
 
 

@@ -17,12 +17,11 @@ import hmac
 import importlib
 import json
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from ..engine.events import HookCompleted, HookFailed
 from ..errors import ConfigError, HookError
@@ -75,10 +74,18 @@ def _reply(value: Any) -> HookReply:
 
 
 class HookRegistry:
-    """The hooks one deployment offers to its flows."""
+    """The hooks one deployment offers to its flows.
 
-    def __init__(self, max_workers: int = 16) -> None:
+    Args:
+        max_workers: hooks that may run at once.
+        secrets: where an HTTP hook's ``secret_env`` is looked up: the environment as the
+            :class:`~ivr.config.Config` read it at start-up (``config.environ``), never
+            ``os.environ`` during a call. Empty: HTTP hooks are sent unsigned.
+    """
+
+    def __init__(self, max_workers: int = 16, secrets: Optional[Mapping[str, str]] = None) -> None:
         self._hooks: dict[str, HookFn] = {}
+        self.secrets: Mapping[str, str] = dict(secrets or {})
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ivr-hook")
 
     def register(self, name: str, fn: Optional[HookFn] = None) -> Any:
@@ -119,7 +126,7 @@ class HookRegistry:
         if call.name in self._hooks:
             fn: Callable[[], Any] = lambda: self._hooks[call.name](call)
         elif http is not None:
-            fn = lambda: _http_hook(call, http)
+            fn = lambda: _http_hook(call, http, self.secrets)
         else:
             return HookFailed(f"hook {call.name!r} is not registered", at=clock(), ms=0.0)
         future = self._pool.submit(fn)
@@ -157,16 +164,20 @@ def sign_body(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _http_hook(call: HookCall, spec: dict) -> Any:
-    """Call an HTTP hook: JSON ``{hook, args, call_id, caller, flow, node}`` in, hook reply JSON out."""
+def _http_hook(call: HookCall, spec: dict, secrets: Mapping[str, str]) -> Any:
+    """Call an HTTP hook: JSON ``{hook, args, call_id, caller, flow, node}`` in, hook reply JSON out.
+
+    Signed when the hook's ``secret_env`` names a variable set in ``secrets``.
+    """
     import requests
 
     body = json.dumps({"hook": call.name, "args": call.args, "call_id": call.call_id,
                        "caller": call.caller, "flow": call.flow, "node": call.node}).encode()
     headers = {"Content-Type": "application/json"}
     secret_env = spec.get("secret_env")
-    if secret_env and os.environ.get(secret_env):
-        headers["X-IVR-Signature"] = sign_body(os.environ[secret_env], body)
+    secret = secrets.get(secret_env) if secret_env else None
+    if secret:
+        headers["X-IVR-Signature"] = sign_body(secret, body)
     if spec.get("method", "POST") == "GET":
         resp = requests.get(spec["url"], params={"hook": call.name, **{k: str(v) for k, v in call.args.items()}},
                             timeout=spec.get("timeout", 3))

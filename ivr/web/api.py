@@ -1,4 +1,9 @@
-"""JSON API under ``/api/`` (bearer ``IVR_API_TOKEN``)."""
+"""JSON API under ``/api/`` (bearer ``IVR_API_TOKEN``): health, flows and calls, plus the API's own rules.
+
+The bearer check, query parameter parsing and the JSON error shapes live
+here so the other API blueprints (:mod:`ivr.web.records_api`, the media
+stats) answer the same way.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,16 @@ import hmac
 from functools import wraps
 from typing import Any, Callable
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
+
+from . import app_state
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def token_ok(given: str | None) -> bool:
     """Whether a presented token is the configured API token (constant-time)."""
-    cfg = current_app.extensions["ivr"].config
+    cfg = app_state.config()
     if not cfg.api_token:
         return cfg.dev  # open only in development without a token
     return bool(given) and hmac.compare_digest(given, cfg.api_token)
@@ -26,7 +33,7 @@ def bearer_required(view: Callable) -> Callable:
         header = request.headers.get("Authorization", "")
         given = header[7:].strip() if header.lower().startswith("bearer ") else None
         if not token_ok(given):
-            cfg = current_app.extensions["ivr"].config
+            cfg = app_state.config()
             msg = "send Authorization: Bearer <IVR_API_TOKEN>" if cfg.api_token else \
                 "IVR_API_TOKEN is not set; set it to use the API"
             resp = jsonify(error="unauthorized", hint=msg)
@@ -69,8 +76,19 @@ def bad_query(exc: BadQuery) -> Any:
 bp.register_error_handler(BadQuery, bad_query)
 
 
-def svc():
-    return current_app.extensions["ivr"]
+def not_found(hint: str) -> tuple[Response, int]:
+    """JSON 404 with what was not found (``no call CA...``)."""
+    return jsonify(error="not_found", hint=hint), 404
+
+
+def call_context(call_sid: str) -> dict[str, Any]:
+    """A call's context packet, or a JSON 404 (raised) when the store has no such call."""
+    ctx = app_state.services().store.context(call_sid)
+    if ctx is None:
+        body, status = not_found(f"no call {call_sid}")
+        body.status_code = status
+        abort(body)
+    return ctx
 
 
 @bp.get("/health")
@@ -85,10 +103,10 @@ def health() -> Any:
     them (``prompts.missing`` says so). A load balancer can hold traffic
     until ``ready``; calls that arrive earlier are still answered, slower.
     """
-    media = current_app.extensions.get("ivr.media")
-    speech = media.readiness() if media is not None and current_app.extensions.get("ivr.start_call") else None
-    flows = svc().flows
-    resolver = current_app.extensions.get("ivr.prompts")
+    web = app_state.parts()
+    speech = web.media.readiness() if web.media is not None and web.speech_calls else None
+    flows = web.services.flows
+    resolver = web.prompts
     prompts = None
     if resolver is not None:
         try:
@@ -102,7 +120,7 @@ def health() -> Any:
 @bp.get("/flows")
 @bearer_required
 def flows() -> Any:
-    s = svc()
+    s = app_state.services()
     return jsonify(flows=s.flows.ids,
                    errors={f: [p.as_dict() for p in probs] for f, probs in s.flows.errors.items()})
 
@@ -111,30 +129,27 @@ def flows() -> Any:
 @bearer_required
 def calls() -> Any:
     limit = query_int("limit", 50)
-    return jsonify(calls=svc().store.calls(limit))
+    return jsonify(calls=app_state.services().store.calls(limit))
 
 
 @bp.get("/calls/<call_sid>")
 @bearer_required
 def call(call_sid: str) -> Any:
-    state = svc().store.load_state(call_sid)
-    if state is None:
+    st = app_state.services().store.load_state(call_sid)
+    if st is None:
         abort(404)
-    return jsonify(call_id=state.call_id, flow=state.flow, node=state.node, ended=state.ended,
-                   end_reason=state.end_reason, path=state.path, queue=state.queue, reason=state.reason,
-                   waiting=state.waiting, prompts=state.last_prompts)
+    return jsonify(call_id=st.call_id, flow=st.flow, node=st.node, ended=st.ended,
+                   end_reason=st.end_reason, path=st.path, queue=st.queue, reason=st.reason,
+                   waiting=st.waiting, prompts=st.last_prompts)
 
 
 @bp.get("/calls/<call_sid>/context")
 @bearer_required
 def context(call_sid: str) -> Any:
-    ctx = svc().store.context(call_sid)
-    if ctx is None:
-        return jsonify(error="not_found", hint=f"no call {call_sid}"), 404
-    return jsonify(ctx)
+    return jsonify(call_context(call_sid))
 
 
 @bp.get("/calls/<call_sid>/events")
 @bearer_required
 def events(call_sid: str) -> Any:
-    return jsonify(events=svc().store.events(call_sid))
+    return jsonify(events=app_state.services().store.events(call_sid))

@@ -3,8 +3,9 @@
 Only the two kinds of files the prompt layer writes are served: rendered
 prompts (``tts/<key>.wav``) and converted recordings
 (``recorded/.converted/<flow>/<node>.wav``), plus their frame-padded raw
-mu-law twins (``.ulaw``). Anything else in the audio directory (manifests,
-locks, a designer's source recordings) is a 404.
+mu-law twins (``.ulaw``); :mod:`ivr.web.audio_files` decides which. Anything
+else in the audio directory (manifests, locks, a designer's source
+recordings) is a 404.
 
 Rendered files are named by a hash of their text and settings, so their
 content never changes under a URL: they are cached for a year. A converted
@@ -17,20 +18,18 @@ briefly and revalidated by ETag (304 when unchanged).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
-import threading
-from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
-from flask import Blueprint, Response, abort, current_app, send_file
+from flask import Blueprint, Flask, Response, abort, send_file
 
 from ..engine import actions as A
 from ..prompts.background import BackgroundRenderer
 from ..prompts.cache import PromptCache
 from ..prompts.resolve import PromptResolver, prompt_urls
+from . import app_state
+from .audio_files import MIMETYPES, AudioFiles
 
 log = logging.getLogger(__name__)
 
@@ -38,84 +37,13 @@ bp = Blueprint("audio", __name__, url_prefix="/audio")
 
 ONE_YEAR = 365 * 24 * 3600
 RECORDED_MAX_AGE = 60
-_TTS = re.compile(r"^tts/([0-9a-f]{32})\.(wav|ulaw)$")
-_RECORDED = re.compile(r"^recorded/\.converted/([A-Za-z0-9_-][A-Za-z0-9_.-]*)/([A-Za-z0-9_][A-Za-z0-9_.-]*)\.(wav|ulaw)$")
-MIMETYPES = {"wav": "audio/wav", "ulaw": "audio/basic"}
-
-
-class AudioFiles:
-    """The served side of an audio directory: files, ETags, descriptions."""
-
-    def __init__(self, cache: PromptCache) -> None:
-        self.cache = cache
-        self.root = cache.audio_dir.resolve()
-        self._etags: dict[str, tuple[int, int, str]] = {}
-        self._lock = threading.Lock()
-
-    def path(self, relpath: str) -> Optional[Path]:
-        """The file for a URL path, if it is one we serve and it exists."""
-        if not (_TTS.match(relpath) or _RECORDED.match(relpath)) or ".." in relpath.split("/"):
-            return None
-        p = (self.root / relpath).resolve()
-        if not p.is_relative_to(self.root) or not p.is_file():
-            return None
-        return p
-
-    def etag(self, path: Path) -> str:
-        """Content hash of a file, recomputed only when its size or mtime moves."""
-        st = path.stat()
-        key = str(path)
-        with self._lock:
-            hit = self._etags.get(key)
-            if hit and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
-                return hit[2]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
-        with self._lock:
-            if len(self._etags) > 20_000:
-                self._etags.clear()
-            self._etags[key] = (st.st_mtime_ns, st.st_size, digest)
-        return digest
-
-    def describe(self, relpath: str) -> Optional[dict[str, Any]]:
-        """What a served file says, for ``<url>.json``."""
-        path = self.path(relpath)
-        if path is None:
-            return None
-        m = _TTS.match(relpath)
-        if m:
-            entry = self.cache.manifest().get(m.group(1))
-            if entry is None:
-                return None
-            return {"text": entry.get("text"), "duration_s": entry.get("duration_s"), "source": "tts",
-                    "language": entry.get("language"), "voice": entry.get("voice"), "rate": entry.get("rate"),
-                    "voice_id": entry.get("voice_id"), "etag": self.etag(path)}
-        m = _RECORDED.match(relpath)
-        assert m is not None
-        flow_id, node_id = m.group(1), m.group(2)
-        meta: dict[str, Any] = {}
-        try:
-            meta = json.loads(path.with_suffix(".json").read_text("utf-8"))
-        except (OSError, ValueError):
-            pass
-        return {"text": _node_text(flow_id, node_id), "duration_s": meta.get("duration_s"), "source": "recorded",
-                "flow": flow_id, "node": node_id, "recording": meta.get("source"), "etag": self.etag(path)}
-
-
-def _node_text(flow_id: str, node_id: str) -> Optional[str]:
-    """The words a recording stands for (the node's own text in the flow)."""
-    svc = current_app.extensions.get("ivr")
-    flow = svc.flows.get(flow_id) if svc is not None else None
-    node = flow.nodes.get(node_id) if flow is not None else None
-    if node is None:
-        return None
-    spec = node.menu or node.ask
-    if spec is not None:
-        return spec.prompt
-    return node.say or node.hangup or (node.transfer.say if node.transfer else None)
 
 
 def _files() -> AudioFiles:
-    return current_app.extensions["ivr.audio"]
+    files = app_state.parts().audio
+    if files is None:
+        abort(404)
+    return files
 
 
 @bp.get("/<path:relpath>")
@@ -142,12 +70,12 @@ def serve(relpath: str) -> Response:
     return resp
 
 
-def install(app: Any, audio_dir: str, *, background: bool = True) -> PromptResolver:
+def install(app: Flask, audio_dir: str, *, background: bool = True) -> PromptResolver:
     """Serve ``audio_dir`` under ``/audio/`` and let TwiML play its prompts.
 
-    Sets ``app.extensions["ivr.prompt_url"]`` (a Play -> list of URLs or None)
-    and ``app.extensions["ivr.prompts"]`` (the resolver, for the media stream's
-    :func:`ivr.prompts.resolve.prompt_frames`).
+    Fills the app's parts (:mod:`ivr.web.app_state`): ``prompt_url`` (a Play -> list of
+    URLs or None), ``prompts`` (the resolver, for the media stream's
+    :func:`ivr.prompts.resolve.prompt_frames`) and ``audio`` (the served files).
 
     Args:
         background: render missing prompts in a worker process for next time
@@ -156,9 +84,10 @@ def install(app: Any, audio_dir: str, *, background: bool = True) -> PromptResol
     cache = PromptCache(audio_dir)
     renderer = BackgroundRenderer(cache) if background else None
     resolver = PromptResolver(cache, renderer)
-    app.extensions["ivr.audio"] = AudioFiles(cache)
-    app.extensions["ivr.prompts"] = resolver
-    public = app.extensions["ivr"].config.public_url
+    web = app_state.parts(app)
+    web.audio = AudioFiles(cache, web.services.flows)
+    web.prompts = resolver
+    public = web.config.public_url
     base = (public or "") + bp.url_prefix
 
     def prompt_url(play: A.Play) -> Optional[list[str]]:
@@ -168,9 +97,9 @@ def install(app: Any, audio_dir: str, *, background: bool = True) -> PromptResol
             log.exception("prompt audio lookup failed; using <Say>")
             return None
 
-    app.extensions["ivr.prompt_url"] = prompt_url
+    web.prompt_url = prompt_url
     app.register_blueprint(bp)
     if renderer is not None:
-        app.extensions["ivr"].on_close.append(renderer.close)
-        app.extensions["ivr"].flows.on_change(resolver.prepare)  # an edited flow's prompts, before it is served
+        web.services.on_close.append(renderer.close)
+        web.services.flows.on_change(resolver.prepare)  # an edited flow's prompts, before it is served
     return resolver

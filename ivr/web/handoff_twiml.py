@@ -18,7 +18,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from ..engine import actions as A
 from ..flow.model import Queue
 from ..handoff.callbacks import WINDOWS, spoken_number
-from .twiml import _say_language, task_json
+from .twiml import say_language
 
 BASE = "/voice/queue"
 DEFAULT_HOLD_AUDIO = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
@@ -37,7 +37,7 @@ class Speaker:
     """Adds ``<Say>`` in one language."""
 
     def __init__(self, language: str = "en-US") -> None:
-        self.language = _say_language(language)
+        self.language = say_language(language)
 
     def say(self, parent: VoiceResponse | Gather, words: str) -> None:
         parent.say(words, language=self.language)
@@ -47,7 +47,7 @@ class Speaker:
 
 def task_attributes(transfer: A.Transfer, agent_url: Optional[str]) -> str:
     """TaskRouter task attributes: the context packet, routing fields and the agent page link."""
-    attrs = json.loads(task_json(transfer))
+    attrs = {**transfer.context, "queue": transfer.queue, "reason": transfer.reason}
     if agent_url:
         attrs["agent_url"] = agent_url
     return json.dumps(attrs, separators=(",", ":"), ensure_ascii=False)
@@ -134,6 +134,29 @@ def whisper(summary_text: str, language: str = "en-US") -> str:
     return str(resp)
 
 
+def ask_keys(words: str, language: str, action: str, no_input: str, *, timeout: int = 5,
+             finish_on_key: Optional[str] = None) -> str:
+    """One question answered by keys: a ``<Gather>`` saying ``words``, then ``<Redirect>`` to ``no_input``.
+
+    One key unless ``finish_on_key`` ends a longer entry. Keys only: spoken
+    choices are heard by our own recogniser, never Twilio's cloud speech.
+    """
+    resp = VoiceResponse()
+    resp.append(_keys_gather(words, language, action, timeout=timeout, finish_on_key=finish_on_key))
+    resp.redirect(no_input, method="POST")
+    return str(resp)
+
+
+def _keys_gather(words: Optional[str], language: str, action: str, *, timeout: int,
+                 finish_on_key: Optional[str] = None) -> Gather:
+    length: dict[str, Any] = {"finish_on_key": finish_on_key} if finish_on_key else {"num_digits": 1}
+    gather = Gather(input="dtmf", **length, action=action, method="POST", timeout=timeout,
+                    action_on_empty_result=False)
+    if words:
+        Speaker(language).say(gather, words)
+    return gather
+
+
 # -- the wait loop -------------------------------------------------------------
 
 def position_words(position: Optional[int]) -> Optional[str]:
@@ -178,10 +201,7 @@ def wait_loop(position: Optional[int], avg_seconds: Optional[int], spec: Optiona
     offered = options_words(spec, speech)
     # Keys only: spoken choices are heard by our own recogniser on the call's queue media stream
     # (``speech`` only changes the words), never by Twilio's cloud speech.
-    kwargs: dict[str, Any] = {"input": "dtmf", "num_digits": 1,
-                              "action": _q("/wait/input"), "method": "POST", "timeout": 1,
-                              "action_on_empty_result": False}
-    gather = Gather(**kwargs)
+    gather = _keys_gather(None, language, _q("/wait/input"), timeout=1)
     if announce:
         for words in (position_words(position), wait_words(avg_seconds, position)):
             if words:
@@ -222,19 +242,11 @@ def hold_music_only(spec: Optional[Queue] = None) -> str:
 
 def leave_menu(words: str, spec: Optional[Queue], language: str = "en-US") -> str:
     """After a failed connection or a full queue: offer a callback or a message."""
-    resp = VoiceResponse()
-    sp = Speaker(language)
-    callback = spec is None or spec.offer_callback
-    gather = Gather(input="dtmf", num_digits=1, action=_q("/leave"), method="POST", timeout=5,
-                    action_on_empty_result=False)
     choices = []
-    if callback:
+    if spec is None or spec.offer_callback:
         choices.append("To have us call you back, press 1.")
     choices.append("To leave a message, press 2.")
-    sp.say(gather, f"{words} {' '.join(choices)}".strip())
-    resp.append(gather)
-    resp.redirect(_q("/voicemail"), method="POST")
-    return str(resp)
+    return ask_keys(f"{words} {' '.join(choices)}".strip(), language, _q("/leave"), _q("/voicemail"))
 
 
 def goodbye(words: str, language: str = "en-US") -> str:
@@ -259,47 +271,29 @@ def empty() -> str:
 # -- callback dialogue -----------------------------------------------------------
 
 def callback_confirm(number: str, language: str = "en-US", tries: int = 1) -> str:
-    resp = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, action=_q("/callback/confirm"), method="POST", timeout=5,
-                    action_on_empty_result=False)
-    Speaker(language).say(gather, f"We can call you back on {spoken_number(number)}. Press 1 to use this "
-                                  "number, or 2 to enter a different one.")
-    resp.append(gather)
-    resp.redirect(_q("/callback", tries=tries + 1), method="POST")
-    return str(resp)
+    """Offer the caller ID as the number to call back (1 yes, 2 another)."""
+    return ask_keys(f"We can call you back on {spoken_number(number)}. Press 1 to use this number, or 2 to "
+                    "enter a different one.", language, _q("/callback/confirm"), _q("/callback", tries=tries + 1))
 
 
 def callback_enter(language: str = "en-US", tries: int = 1, words: Optional[str] = None) -> str:
-    resp = VoiceResponse()
-    gather = Gather(input="dtmf", finish_on_key="#", action=_q("/callback/typed"), method="POST", timeout=10,
-                    action_on_empty_result=False)
+    """Ask for the number to call back, ended by ``#``."""
     text = "Please enter the number we should call, with the area code, then press the pound key."
-    Speaker(language).say(gather, f"{words} {text}" if words else text)
-    resp.append(gather)
-    resp.redirect(_q("/callback/enter", tries=tries + 1), method="POST")
-    return str(resp)
+    return ask_keys(f"{words} {text}" if words else text, language, _q("/callback/typed"),
+                    _q("/callback/enter", tries=tries + 1), timeout=10, finish_on_key="#")
 
 
 def callback_readback(number: str, language: str = "en-US") -> str:
-    resp = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, action=_q("/callback/readback"), method="POST", timeout=5,
-                    action_on_empty_result=False)
-    Speaker(language).say(gather, f"You entered {spoken_number(number)}. Press 1 if that is right, "
-                                  "or 2 to enter it again.")
-    resp.append(gather)
-    resp.redirect(_q("/callback/enter", tries=1), method="POST")
-    return str(resp)
+    """Read the typed number back (1 right, 2 again)."""
+    return ask_keys(f"You entered {spoken_number(number)}. Press 1 if that is right, or 2 to enter it again.",
+                    language, _q("/callback/readback"), _q("/callback/enter", tries=1))
 
 
 def callback_window(language: str = "en-US", tries: int = 1) -> str:
-    resp = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, action=_q("/callback/window"), method="POST", timeout=5,
-                    action_on_empty_result=False)
+    """When to call back: one key per window (after two silences, the first window)."""
     words = "When should we call you? " + " ".join(f"For {w.spoken}, press {w.key}." for w in WINDOWS)
-    Speaker(language).say(gather, words)
-    resp.append(gather)
-    resp.redirect(_q("/callback/window", tries=tries + 1, default="1" if tries >= 2 else None), method="POST")
-    return str(resp)
+    return ask_keys(words, language, _q("/callback/window"),
+                    _q("/callback/window", tries=tries + 1, default="1" if tries >= 2 else None))
 
 
 def callback_connect(words: str, language: str = "en-US") -> VoiceResponse:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template_string
+from flask import Blueprint, render_template_string
+
+from . import app_state
 
 bp = Blueprint("pages", __name__)
 
@@ -26,6 +28,6 @@ INDEX = """<!doctype html>
 
 @bp.get("/")
 def index() -> Any:
-    s = current_app.extensions["ivr"]
+    s = app_state.services()
     return render_template_string(INDEX, flows=s.flows.ids, errors=s.flows.errors,
                                   base=s.config.public_url or "")

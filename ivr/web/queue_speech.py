@@ -12,8 +12,8 @@ call to the callback or voicemail dialogue through Twilio's REST API
 (``calls(sid).update(url=...)``), exactly where pressing 1 or 2 leads.
 
 Opt-in (``IVR_QUEUE_SPEECH=1``), and available only with media streams on and ``TWILIO_ACCOUNT_SID`` (plus the
-auth token) configured; :func:`install` then sets
-``app.extensions["ivr.queue_speech"]`` so the wait prompt says "or say callback".
+auth token) configured; :func:`install` then sets the app's ``queue_speech`` part
+(:mod:`ivr.web.app_state`) so the wait prompt says "or say callback".
 
 Limitation: the ``<Start>`` stream lives as long as the call. The listener
 stops once the handoff records a queue result or a leave choice, but a caller
@@ -26,28 +26,36 @@ from __future__ import annotations
 import logging
 import time
 import types
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, request
-from twilio.twiml.voice_response import Start
+from flask import Flask, request
+from twilio.twiml.voice_response import VoiceResponse
 
 from ..engine import actions as A
+from ..engine.matching import agent_words
 from ..speech import mediastreams as MS
 from ..speech.codec import ulaw_to_pcm16
 from ..speech.pipeline import ListenPipeline
 from ..speech.vad import EndpointDetector, VadConfig
+from . import handoff_twiml as HT
+from . import app_state
+from .queue import leave_choice
+from .stream_twiml import QUEUE_PURPOSE, add_queue_stream
+
+if TYPE_CHECKING:
+    from .media.runtime import MediaRuntime
 
 log = logging.getLogger(__name__)
 
-PURPOSE = "queue"
+PURPOSE = QUEUE_PURPOSE
 LEAVE_PATHS = {"callback": "/voice/queue/callback", "voicemail": "/voice/queue/voicemail"}
 MIN_CONFIDENCE = 0.5
 
 
 def install(app: Flask) -> bool:
     """Turn spoken leave choices on when media streams and a Twilio account are configured."""
-    svc = app.extensions["ivr"]
-    handoff = app.extensions.get("ivr.handoff")
+    web = app_state.parts(app)
+    svc, handoff = web.services, web.handoff
     reason = None
     if not svc.config.queue_speech:
         reason = ("IVR_QUEUE_SPEECH is off (turn it on to hear 'call me back' while callers wait; the listener "
@@ -61,39 +69,31 @@ def install(app: Flask) -> bool:
     elif not svc.config.auth_token:
         reason = "TWILIO_AUTH_TOKEN is not set"
     on = reason is None
-    app.extensions["ivr.queue_speech"] = on
+    web.queue_speech = on
     if not on:
         log.info("queue wait loop takes keys only: %s", reason)
     return on
 
 
 def available() -> bool:
-    return bool(current_app.extensions.get("ivr.queue_speech"))
+    """Whether this app hears waiting callers' spoken choices."""
+    return app_state.parts().queue_speech
 
 
-def add_stream(resp: Any, call_sid: str) -> None:
-    """``<Start><Stream track=inbound_track>`` with call id, token and ``purpose=queue``."""
-    from .media import stream_token, stream_url
-
-    cfg = current_app.extensions["ivr"].config
-    start = Start()
-    stream = start.stream(url=stream_url(cfg, request.url_root), track="inbound_track")
-    stream.parameter(name="call_sid", value=call_sid)
-    stream.parameter(name="token", value=stream_token(cfg, call_sid))
-    stream.parameter(name="purpose", value=PURPOSE)
-    resp.append(start)
+def add_stream(resp: VoiceResponse, call_sid: str) -> None:
+    """The waiting caller's one-way stream, ahead of the ``<Enqueue>``."""
+    add_queue_stream(resp, app_state.config(), request.url_root, call_sid)
 
 
 def phrases(language: str, extra_agent: tuple = ()) -> tuple[str, ...]:
-    from ..engine.matching import agent_words
-    from . import handoff_twiml as HT
+    """What the queue listener's grammar holds: the leave phrases and the agent words."""
     return tuple(HT.CALLBACK_WORDS) + tuple(HT.VOICEMAIL_WORDS) + tuple(agent_words(language, extra_agent))
 
 
 class QueueListener:
     """Hears one waiting caller; never sends anything back."""
 
-    def __init__(self, rt: Any, call_id: str) -> None:
+    def __init__(self, rt: MediaRuntime, call_id: str) -> None:
         self.rt = rt
         self.svc = rt.services
         self.call_id = call_id
@@ -129,8 +129,7 @@ class QueueListener:
         if not text or hyp.confidence < MIN_CONFIDENCE:
             return
         self.heard.append(text)
-        from .handoff import _choice
-        choice = _choice(None, text, self.language, self.extra_agent)
+        choice = leave_choice(None, text, self.language, self.extra_agent)
         if choice in LEAVE_PATHS:
             self.leave(choice, text, hyp.confidence)
 
@@ -144,7 +143,7 @@ class QueueListener:
         spec = flow.queues.get(queue) if flow else None
         if spec is not None and not (spec.offer_callback if choice == "callback" else spec.offer_voicemail):
             return
-        handoff = current_app.extensions["ivr.handoff"]
+        handoff = app_state.handoff()
         base = (self.svc.config.public_url or request.host_url).rstrip("/")
         url = base + LEAVE_PATHS[choice]
         now = self.svc.driver.clock()
@@ -166,7 +165,7 @@ class QueueListener:
         self.done = True
 
 
-def listen_in_queue(ws: Any, rt: Any, call_id: str) -> None:
+def listen_in_queue(ws: Any, rt: MediaRuntime, call_id: str) -> None:
     """The ``/media`` loop of a ``purpose=queue`` stream (token already verified)."""
     listener = QueueListener(rt, call_id)
     reader = MS.FrameReader(f"call {call_id} queue stream", log)

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Callable, Optional
 
-from flask import Blueprint, Request, Response, abort, current_app, g, request
+from flask import Blueprint, Request, Response, abort, g, request
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from . import app_state
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ def twilio_signed(view: Callable) -> Callable:
     """
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        cfg = current_app.extensions["ivr"].config
+        cfg = app_state.config()
         if cfg.auth_token and not signature_valid(request, cfg.auth_token, cfg.public_url):
             abort(403, description="missing or invalid X-Twilio-Signature")
         params()  # 400 before anything reads a bad CallSid
@@ -164,7 +166,12 @@ def install_error_handler(bp: Blueprint, answer: Callable[[Exception], Response]
         except Exception:  # noqa: BLE001 - the answer itself failed: the plainest TwiML there is
             log.exception("fallback answer for %s failed too", request.path)
             from .twiml import apology
-            return Response(apology("general"), mimetype="text/xml")
+            return xml_response(apology("general"))
+
+
+def xml_response(body: str, status: int = 200) -> Response:
+    """A TwiML document as Twilio expects it (``text/xml``)."""
+    return Response(body, status=status, mimetype="text/xml")
 
 
 @dataclass(frozen=True)

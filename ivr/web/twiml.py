@@ -1,4 +1,4 @@
-"""TwiML rendering: the one module that writes Twilio's voice XML.
+"""TwiML of self-service turns: the engine's actions as Twilio's voice XML.
 
 Turns the engine's actions into a ``VoiceResponse`` (twilio's own builder).
 Rules that keep callers out of silence:
@@ -6,8 +6,9 @@ Rules that keep callers out of silence:
 * every ``<Gather>`` is followed by a ``<Redirect>`` (no input would
   otherwise fall through to the end of the document and hang up);
 * prompts that allow barge-in go *inside* the ``<Gather>`` so a key press
-  interrupts them;
-* a transfer is an ``<Enqueue>`` carrying the context packet as ``<Task>`` JSON.
+  interrupts them (:mod:`ivr.web.barge_in`);
+* a transfer is rendered by the caller's ``transfer`` function (the handoff's
+  queue targets, :mod:`ivr.web.handoff_twiml`), so there is one way to write it.
 """
 
 from __future__ import annotations
@@ -20,17 +21,22 @@ from urllib.parse import quote
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ..engine import actions as A
+from .barge_in import split_turn
 
 log = logging.getLogger(__name__)
 
 PromptUrl = Callable[[A.Play], Union[str, Sequence[str], None]]
 """Maps a prompt to the URL of its audio (or several, played in order), or None to use ``<Say>``."""
 
+TransferRenderer = Callable[[VoiceResponse, A.Transfer], None]
+"""Appends the verbs that connect a caller to a transfer's queue target."""
+
 SAY_LANGUAGES = {"en": "en-US", "it": "it-IT", "es": "es-ES", "fr": "fr-FR", "de": "de-DE", "zh": "cmn-CN",
                  "cmn": "cmn-CN"}
 
 
-def _say_language(language: str) -> str:
+def say_language(language: str) -> str:
+    """The ``<Say language>`` for a flow language (``en`` -> ``en-US``; unknown -> ``en-US``)."""
     return language if "-" in language else SAY_LANGUAGES.get(language, "en-US")
 
 
@@ -43,7 +49,7 @@ def add_prompt(parent: VoiceResponse | Gather, play: A.Play, prompt_url: Optiona
         for url in urls:
             parent.play(url)
     else:
-        parent.say(play.text, language=_say_language(play.language))
+        parent.say(play.text, language=say_language(play.language))
 
 
 def node_query(node: str, turn: Optional[int] = None) -> str:
@@ -52,43 +58,30 @@ def node_query(node: str, turn: Optional[int] = None) -> str:
     return query if turn is None else f"{query}&turn={int(turn)}"
 
 
-def render(actions: Sequence[A.Action], *, prompt_url: Optional[PromptUrl] = None,
-           base: str = "/voice", workflow_sid: Optional[Callable[[str], Optional[str]]] = None,
-           transfer: Optional[Callable[[VoiceResponse, A.Transfer], None]] = None,
-           turn: Optional[int] = None) -> str:
+def render(actions: Sequence[A.Action], *, transfer: TransferRenderer, prompt_url: Optional[PromptUrl] = None,
+           base: str = "/voice", turn: Optional[int] = None) -> str:
     """A TwiML document for one turn.
 
     Args:
         actions: the turn's actions (prompts, then one turn-ending action).
+        transfer: renders a transfer (:func:`ivr.web.transfer.render_transfer`: the queue's target).
         prompt_url: audio lookup for prompts.
         base: path prefix of the voice webhooks.
-        workflow_sid: queue name -> TaskRouter workflow SID, if any.
-        transfer: renders a transfer (the handoff module supplies routing targets).
         turn: the call state's version, carried in the ``<Gather>`` and ``<Redirect>`` URLs.
     """
     resp = VoiceResponse()
-    plays = [a for a in actions if isinstance(a, A.Play)]
-    end = next((a for a in reversed(actions) if isinstance(a, A.TURN_ENDING)), None)
-    if isinstance(end, A.Listen):
-        # Leading prompts that may not be interrupted are played before the Gather.
-        split = len(plays)
-        while split > 0 and plays[split - 1].barge_in and end.barge_in:
-            split -= 1
-        for p in plays[:split]:
-            add_prompt(resp, p, prompt_url)
-        gather = gather_for(end, base, turn)
-        for p in plays[split:]:
+    turn_ = split_turn(actions)
+    for p in turn_.before:  # prompts that may not be interrupted come before the Gather
+        add_prompt(resp, p, prompt_url)
+    listen = turn_.listen
+    if listen is not None:
+        gather = gather_for(listen, base, turn)
+        for p in turn_.during:
             add_prompt(gather, p, prompt_url)
         resp.append(gather)
-        resp.redirect(f"{base}/noinput?{node_query(end.node, turn)}", method="POST")
-        return str(resp)
-    for p in plays:
-        add_prompt(resp, p, prompt_url)
-    if isinstance(end, A.Transfer):
-        if transfer is not None:
-            transfer(resp, end)
-        else:
-            enqueue(resp, end, base, workflow_sid(end.queue) if workflow_sid else None)
+        resp.redirect(f"{base}/noinput?{node_query(listen.node, turn)}", method="POST")
+    elif isinstance(turn_.end, A.Transfer):
+        transfer(resp, turn_.end)
     else:
         resp.hangup()
     return str(resp)
@@ -111,27 +104,11 @@ def gather_for(listen: A.Listen, base: str, turn: Optional[int] = None) -> Gathe
     return Gather(**kwargs)
 
 
-def task_json(transfer: A.Transfer) -> str:
-    """TaskRouter task attributes: the context packet plus routing fields."""
-    return json.dumps({**transfer.context, "queue": transfer.queue, "reason": transfer.reason},
-                      separators=(",", ":"), ensure_ascii=False)
-
-
-def enqueue(resp: VoiceResponse, transfer: A.Transfer, base: str, workflow_sid: Optional[str]) -> None:
-    """``<Enqueue>`` with the context packet as ``<Task>`` JSON."""
-    kwargs = {"wait_url": f"{base}/queue/wait", "wait_url_method": "POST",
-              "action": f"{base}/queue/done", "method": "POST"}
-    if workflow_sid:
-        kwargs["workflow_sid"] = workflow_sid
-    enq = resp.enqueue(**kwargs)
-    enq.task(task_json(transfer))
-
-
 def apology(queue: str, language: str = "en-US", base: str = "/voice") -> str:
     """Last-resort TwiML when even the driver's fallback failed: apologise, hand to a person."""
     resp = VoiceResponse()
     resp.say("Sorry, something went wrong on our side. Connecting you to a person.",
-             language=_say_language(language))
+             language=say_language(language))
     enq = resp.enqueue(wait_url=f"{base}/queue/wait", wait_url_method="POST")
     enq.task(json.dumps({"queue": queue, "reason": "system_error"}))
     return str(resp)

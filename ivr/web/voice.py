@@ -9,17 +9,18 @@ to a person.
 from __future__ import annotations
 
 import logging
-import os
-from typing import Any, Optional
+from typing import Optional
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from ..calls.driver import Turn
 from ..engine import events as E
 from ..flow.model import Flow
 from ..services import Services
-from . import twiml
-from .twilio_request import HANGUP_STATUSES, VoiceParams, install_error_handler, request_key, twilio_signed
+from . import app_state, twiml
+from .transfer import render_transfer
+from .twilio_request import (HANGUP_STATUSES, VoiceParams, install_error_handler, request_key, twilio_signed,
+                             xml_response)
 
 log = logging.getLogger(__name__)
 
@@ -27,25 +28,14 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 
 def services() -> Services:
-    return current_app.extensions["ivr"]
-
-
-def xml(body: str, status: int = 200) -> Response:
-    return Response(body, status=status, mimetype="text/xml")
+    """The app's core services (flows, store, hooks, driver)."""
+    return app_state.services()
 
 
 def render_turn(turn: Turn) -> str:
-    """TwiML for a turn, using the app's prompt audio and handoff renderers when present."""
-    ext = current_app.extensions
-    flow = turn.flow
-
-    def workflow_sid(queue: str) -> Optional[str]:
-        q = flow.queues.get(queue) if flow else None
-        return (q.workflow_sid if q else None) or os.environ.get("IVR_TWILIO_WORKFLOW_SID")
-
-    return twiml.render(turn.actions, prompt_url=ext.get("ivr.prompt_url"), base=bp.url_prefix,
-                        workflow_sid=workflow_sid, transfer=ext.get("ivr.transfer_twiml"),
-                        turn=turn.state.version if turn.state is not None else None)
+    """TwiML for a turn: the app's prompt audio (else ``<Say>``) and the handoff's queue targets."""
+    return twiml.render(turn.actions, transfer=render_transfer, prompt_url=app_state.parts().prompt_url,
+                        base=bp.url_prefix, turn=turn.state.version if turn.state is not None else None)
 
 
 def _turn() -> Optional[int]:
@@ -69,14 +59,14 @@ def incoming() -> Response:
     if flow is None:
         log.error("no flow for call %s to %s (flow=%s); flows: %s", p.call_sid, p.called,
                   request.args.get("flow"), svc.flows.ids)
-        return xml(twiml.apology("general"))
-    start_hook = current_app.extensions.get("ivr.start_call")
+        return xml_response(twiml.apology("general"))
+    start_hook = app_state.parts().start_call
     if start_hook is not None:  # the speech transport may take over the call
-        body = start_hook(flow, p)
+        body = start_hook(flow, p.call_sid, p.caller, p.called)
         if body is not None:
-            return xml(body)
+            return xml_response(body)
     turn = svc.driver.start(p.call_sid, p.caller, p.called, flow, key=request_key())
-    return xml(render_turn(turn))
+    return xml_response(render_turn(turn))
 
 
 @bp.post("/input")
@@ -87,7 +77,7 @@ def gathered() -> Response:
     event = E.DigitsReceived(p.digits or "", at=_time()) if p.digits else E.NoInput(at=_time())
     turn = services().driver.feed(p.call_sid, event, expect_node=request.args.get("node"), turn=_turn(),
                                   key=request_key())
-    return xml(render_turn(turn))
+    return xml_response(render_turn(turn))
 
 
 @bp.post("/noinput")
@@ -97,7 +87,7 @@ def no_input() -> Response:
     p = VoiceParams.from_request(request)
     turn = services().driver.feed(p.call_sid, E.NoInput(at=_time()), expect_node=request.args.get("node"),
                                   turn=_turn(), key=request_key())
-    return xml(render_turn(turn))
+    return xml_response(render_turn(turn))
 
 
 @bp.post("/status")
@@ -109,13 +99,13 @@ def status() -> Response:
         state = services().driver.state(p.call_sid)
         if state is not None:
             services().driver.feed(p.call_sid, E.CallerHungUp(at=_time()))
-    return xml(str(twiml.VoiceResponse()))
+    return xml_response(str(twiml.VoiceResponse()))
 
 
 def _fallback(exc: Exception) -> Response:
     """The safety net: apologise and hand the caller to a person with what is known."""
     p = VoiceParams.from_request()
-    return xml(render_turn(services().driver.fallback(p.call_sid, p.caller, None, repr(exc))))
+    return xml_response(render_turn(services().driver.fallback(p.call_sid, p.caller, None, repr(exc))))
 
 
 install_error_handler(bp, _fallback)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from ivr.flow import limits
+from ivr.web import parts
 from tests.conftest import call_params
 
 API_TOKEN = "live-reload-api-token"
@@ -36,7 +37,7 @@ def live_app(tmp_path: Path, flows_dir: Path) -> Iterator[Any]:
     try:
         yield app
     finally:
-        app.extensions["ivr"].close()
+        parts(app).services.close()
 
 
 def flow_errors(client: Any) -> dict[str, list[dict]]:
@@ -102,7 +103,7 @@ def test_a_new_flow_is_picked_up_by_the_reloader_without_a_request(live_app: Any
     text = (flows_dir / "acme.yaml").read_text().replace("flow: acme", "flow: extra")
     text = text.replace("Welcome to Acme", "Welcome to Extra")
     (flows_dir / "extra.yaml").write_text(text)
-    flows = live_app.extensions["ivr"].flows
+    flows = parts(live_app).services.flows
     until(lambda: "extra" in flows.ids, timeout=10, during=lambda: time.sleep(0.02))
     resp = client.post("/voice?flow=extra", data=call_params())
     assert resp.status_code == 200 and b"Welcome to Extra" in resp.data
@@ -116,7 +117,7 @@ def test_closing_the_app_stops_its_reloader_thread(tmp_path: Path, flows_dir: Pa
                       "flow_check_interval": 0.05})
     mine = set(reloaders()) - before
     assert len(mine) == 1 and all(t.daemon for t in mine)
-    app.extensions["ivr"].close()
+    parts(app).services.close()
     assert not any(t.is_alive() for t in mine)
 
 

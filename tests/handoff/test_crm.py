@@ -7,6 +7,7 @@ import hmac
 import json
 
 from ivr.handoff.crm import HttpDirectory, StoreDirectory, sign, verify
+from ivr.web import parts
 from tests.handoff.fakes import LocalServer
 from tests.handoff.helpers import Caller, make_app
 
@@ -39,10 +40,10 @@ def test_handoff_posts_signed_context_to_crm(tmp_path):
             caller.press("cards_menu", "1")
             caller.press("account", "123456#")
             caller.press("pin", "9876#")
-            app.extensions["ivr.handoff"].webhook.flush()
+            parts(app).handoff.webhook.flush()
         finally:
-            app.extensions["ivr.handoff"].close()
-            app.extensions["ivr"].close()
+            parts(app).handoff.close()
+            parts(app).services.close()
     assert len(crm.posts) == 1
     post = crm.posts[0]
     assert post["headers"]["X-IVR-Event"] == "handoff"

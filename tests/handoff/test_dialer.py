@@ -8,6 +8,7 @@ from twilio.rest import Client
 
 from ivr.handoff.dialer import Dialer
 from ivr.handoff.records import HandoffRecords
+from ivr.web import parts
 from tests.handoff.fakes import RecordingTwilioHttp
 from tests.handoff.helpers import Caller, make_app
 
@@ -72,7 +73,7 @@ def test_answered_callback_is_queued_with_the_first_call_story(tmp_path):
         caller.post("/voice/queue/done", QueueResult="leave")
         caller.post("/voice/queue/callback/confirm", Digits="1")
         caller.post("/voice/queue/callback/window", Digits="1")
-        h = app.extensions["ivr.handoff"]
+        h = parts(app).handoff
         cb = h.records.due_callbacks(clock.now)[0]
         h.records.claim("callback", cb["id"], "dialer", clock.now, status="dialing")
         out = Caller(client, "CA" + "9" * 32, caller="+15550009999")
@@ -83,5 +84,5 @@ def test_answered_callback_is_queued_with_the_first_call_story(tmp_path):
         out.post(f"/voice/queue/callback/status?id={cb['id']}", CallStatus="completed")
         assert h.records.get("callback", cb["id"])["status"] == "completed"
     finally:
-        app.extensions["ivr.handoff"].close()
-        app.extensions["ivr"].close()
+        parts(app).handoff.close()
+        parts(app).services.close()

@@ -18,6 +18,7 @@ import pytest
 
 from ivr.handoff.records import HandoffRecords
 from ivr.handoff.transcribe import PocketsphinxRecognizer, Transcriber, fetch_recording, wav_to_pcm8k
+from ivr.web import parts
 from tests.handoff.fakes import FakeRecognizer, LocalServer
 from tests.handoff.helpers import Caller, make_app
 
@@ -101,10 +102,10 @@ def test_recording_webhook_transcribes_with_pocketsphinx(tmp_path):
             caller.press("main", "5")
             caller.post("/voice/queue/voicemail/recorded", RecordingUrl=s.url + "/rec/RE2",
                         RecordingSid="RE" + "2" * 32, RecordingStatus="completed", RecordingDuration="3")
-            vm = app.extensions["ivr.handoff"].records.list("voicemail")[0]
+            vm = parts(app).handoff.records.list("voicemail")[0]
         finally:
-            app.extensions["ivr.handoff"].close()
-            app.extensions["ivr"].close()
+            parts(app).handoff.close()
+            parts(app).services.close()
     assert vm["transcript_status"] == "done" and vm["backend"] == "pocketsphinx"
     words = set(vm["transcript"].split())
     assert {"credit", "card"} <= words, vm["transcript"]  # dictation on phone audio is rough; the words that route must be there

@@ -7,6 +7,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from ivr.web import parts
+
 from tests.handoff.helpers import Caller, api, make_app
 from tests.web.webdriver import Chromium
 
@@ -35,8 +37,8 @@ def seeded(tmp_path):
 def story(tmp_path):
     app, clock, client, caller = seeded(tmp_path)
     yield app, clock, client, caller
-    app.extensions["ivr.handoff"].close()
-    app.extensions["ivr"].close()
+    parts(app).handoff.close()
+    parts(app).services.close()
 
 
 def test_access_needs_bearer_or_a_valid_signed_link(story):
@@ -45,7 +47,7 @@ def test_access_needs_bearer_or_a_valid_signed_link(story):
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert api(client, "get", path).status_code == 200
-    link = app.extensions["ivr.handoff"].agent_url(caller.sid)
+    link = parts(app).handoff.agent_url(caller.sid)
     assert client.get(link).status_code == 200
     assert client.get(link.replace("sig=", "sig=0")).status_code == 401
     clock.now += 9 * 3600
@@ -64,7 +66,7 @@ def test_agent_page_in_headless_chromium(story):
         server.shutdown()
         pytest.skip(str(exc))
     try:
-        link = app.extensions["ivr.handoff"].agent_url(caller.sid)
+        link = parts(app).handoff.agent_url(caller.sid)
         browser.get(f"http://127.0.0.1:{server.server_port}{link}")
         text = lambda css: browser.js("return document.querySelector(arguments[0]).textContent.trim()", css)
         attr = lambda css, name: browser.js("return document.querySelector(arguments[0]).getAttribute(arguments[1])",

@@ -13,6 +13,7 @@ from ivr.prompts.audio import read_mulaw_wav
 from ivr.prompts.cache import PromptCache
 from ivr.prompts.resolve import PromptResolver, prompt_frames
 from ivr.prompts.spec import PromptSpec
+from ivr.web import parts
 from tests.conftest import DemoAudio, SignedClient, call_params
 from tests.prompts.conftest import synth_wav
 from tests.web.test_voice import task, twiml
@@ -140,7 +141,7 @@ def test_background_render_fills_the_gap(make_app, flows_dir: Path, audio_dir: P
     client = SignedClient(app)
     first = twiml(client.post("/voice?flow=acme", call_params(sid="CA" + "1" * 32)))
     assert says(first) == ["Welcome to Acme, rendered later."]
-    assert app.extensions["ivr.prompts"].background.wait_idle(60)
+    assert parts(app).prompts.background.wait_idle(60)
     second = twiml(client.post("/voice?flow=acme", call_params(sid="CA" + "2" * 32)))
     assert says(second) == [] and len(plays(second)) == 2
     assert get_ok(client, plays(second)[0] + ".json").json["text"] == "Welcome to Acme, rendered later."
@@ -151,7 +152,7 @@ def test_no_built_audio_means_say_and_no_tts_process(make_app, tmp_path: Path) -
     client = SignedClient(app)
     root = twiml(client.post("/voice?flow=acme", call_params()))
     assert says(root) == ["Welcome to Acme.", "Say balance or cards. Or press 1 or 2."] and plays(root) == []
-    assert app.extensions["ivr.prompts"].background.pending == 0
+    assert parts(app).prompts.background.pending == 0
     assert not (tmp_path / "empty").exists()
 
 

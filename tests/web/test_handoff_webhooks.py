@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from ivr.web import parts
+
 from tests.handoff.golden_util import assert_golden
 from tests.handoff.helpers import Caller, api, make_app
 
@@ -18,8 +20,8 @@ def app(tmp_path):
     app, clock = make_app(tmp_path)
     app.clock = clock
     yield app
-    app.extensions["ivr.handoff"].close()
-    app.extensions["ivr"].close()
+    parts(app).handoff.close()
+    parts(app).services.close()
 
 
 @pytest.fixture
@@ -250,7 +252,7 @@ def test_unsigned_and_badly_signed_requests_are_refused(client):
 
 def test_wait_loop_failure_keeps_music_playing(client, app, monkeypatch):
     caller = queued(client)
-    monkeypatch.setattr(app.extensions["ivr"].driver, "state", lambda sid: 1 / 0)
+    monkeypatch.setattr(parts(app).services.driver, "state", lambda sid: 1 / 0)
     body = caller.post("/voice/queue/wait", QueuePosition="1")
     root = ET.fromstring(body)
     assert [c.tag for c in root] == ["Play", "Redirect"]

@@ -17,6 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from ivr.sim.media_client import MediaStreamClient
+from ivr.web import parts
 from tests.conftest import AUTH_TOKEN as AUTH, SignedClient, call_params
 
 pytest.importorskip("flask_sock")
@@ -101,7 +102,7 @@ def test_speech_flow_answers_connect_stream(make_app) -> None:
     assert stream.get("url") == "wss://ivr.example.com/media"          # wss, no query string
     params = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
     assert params["call_sid"] == sid and len(params["token"]) >= 32
-    state = app.extensions["ivr"].driver.state(sid)
+    state = parts(app).services.driver.state(sid)
     assert state is not None and state.node == "main"                  # the call started at /voice
     # Keypad flows keep plain TwiML; so does everything without media streams on.
     assert ET.fromstring(client.post("/voice?flow=support", call_params("CA" + "b" * 32)).data).find("Gather") is not None
@@ -128,7 +129,7 @@ def test_connect_action_must_be_signed(live: Live) -> None:
 def test_spoken_choice_transfers_with_transcript(live: Live) -> None:
     sid = "CA" + "1" * 32
     params = start_call(live, sid)
-    tap = live.app.extensions["ivr.voice_tap"]
+    tap = parts(live.app).voice_tap
     with tap.subscribe(sid) as sub, MediaStreamClient(live.url, speed=0, call_sid=sid, timeout=WAIT) as c:
         c.connect(params)
         assert c.wait_for(lambda: turns(c) >= 1, WAIT)
@@ -154,7 +155,7 @@ def test_key_over_the_stream(live: Live) -> None:
         assert turns(c) == 2
     root = connect_twiml(live, sid)
     assert root.find("Hangup") is not None
-    state = live.app.extensions["ivr"].driver.state(sid)
+    state = parts(live.app).services.driver.state(sid)
     assert state.path[-2:] == ["balance", "bye"]
 
 
@@ -215,7 +216,7 @@ def test_no_input_timer_starts_when_the_mark_returns(live: Live) -> None:
         time.sleep(0.3)
         assert turns(c) == 1
         assert until(c, lambda: turns(c) >= 2, WAIT)   # then the no-input re-prompt
-    state = live.app.extensions["ivr"].driver.state(sid)
+    state = parts(live.app).services.driver.state(sid)
     assert state.no_input_count == 1 and state.node == "main"
 
 
@@ -230,7 +231,7 @@ def test_bad_token_closes_the_socket(live: Live) -> None:
     with MediaStreamClient(live.url, speed=0, call_sid=other, timeout=5) as c:
         c.connect({**params, "call_sid": other})
         assert c.wait_closed(5)
-    assert live.app.extensions["ivr.media"].refused == 2
+    assert parts(live.app).media.refused == 2
 
 
 def test_drop_mid_dialogue_then_action_reaches_a_person(live: Live) -> None:
@@ -240,7 +241,7 @@ def test_drop_mid_dialogue_then_action_reaches_a_person(live: Live) -> None:
     c.connect(params)
     assert c.wait_for(lambda: turns(c) >= 1, WAIT)
     c.close()                                         # no stop: the socket just went
-    svc = live.app.extensions["ivr"]
+    svc = parts(live.app).services
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not svc.driver.state(sid).ended:
         time.sleep(0.05)
@@ -257,7 +258,7 @@ def test_stop_records_hangup(live: Live) -> None:
         assert c.wait_for(lambda: turns(c) >= 1, WAIT)
         c.send_stop()
         assert c.wait_closed(5)
-    state = live.app.extensions["ivr"].driver.state(sid)
+    state = parts(live.app).services.driver.state(sid)
     assert state.ended and state.end_reason == "caller_hangup"
 
 
@@ -271,4 +272,4 @@ def test_media_streams_on_by_default_for_speech_flows(tmp_path, flows_dir) -> No
         root = ET.fromstring(client.post("/voice?flow=acme", call_params()).data)
         assert root.find("./Connect/Stream").get("url") == "wss://ivr.example.com/media"
     finally:
-        app.extensions["ivr"].close()
+        parts(app).services.close()

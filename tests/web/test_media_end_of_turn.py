@@ -21,6 +21,7 @@ import pytest
 
 from ivr.speech.asr.base import Hypothesis
 from ivr.sim.media_client import MediaStreamClient
+from ivr.web import parts
 from tests.web.test_media import Live, connect_twiml, speak, start_call, task_of, turns, until
 from tests.web.test_media_first_call import FLOW
 
@@ -71,7 +72,7 @@ def voicefirst(make_app, flows_dir: Path) -> Iterator[Live]:
 
 
 def record(live: Live, first_delay: float = 0.0) -> Recording:
-    rt = live.app.extensions["ivr.media"]
+    rt = parts(live.app).media
     rt._recognizer = Recording(rt.recognizer, first_delay)
     return rt._recognizer
 
@@ -105,7 +106,7 @@ def test_a_whole_confident_phrase_ends_the_turn_at_the_short_pause(voicefirst: L
     rec = record(voicefirst)
     ctx = call(voicefirst, "CA" + "e1" * 16, speak("lost card") + silence(1200))
     assert ctx["queue"] == "cards" and ctx["transcript"][0]["text"] == "lost card"
-    stats = voicefirst.app.extensions["ivr.media"].stats()
+    stats = parts(voicefirst.app).media.stats()
     assert stats["early_ends"] == 1
     assert len(rec.sessions) == 1, "the early result was the answer: no second, full-length recognition"
     assert stats["reply_gap_ms"]["n"] == 1 and stats["reply_gap_ms"]["p50"] > 0
@@ -121,7 +122,7 @@ def test_a_pause_inside_an_answer_does_not_cut_the_caller_off(voicefirst: Live) 
     # The pause after "my" ended nothing; the answer was heard on audio holding both words (at the
     # pause after "balance", or at the full silence).
     assert len(rec.sessions) >= 2 and rec.sessions[-1] > rec.sessions[0], rec.sessions
-    assert voicefirst.app.extensions["ivr.media"].stats()["early_ends"] <= 1
+    assert parts(voicefirst.app).media.stats()["early_ends"] <= 1
 
 
 def test_an_early_result_is_dropped_when_the_caller_goes_on_talking(voicefirst: Live) -> None:
@@ -129,7 +130,7 @@ def test_an_early_result_is_dropped_when_the_caller_goes_on_talking(voicefirst: 
     # "lost card": it is stale, and the whole utterance is recognised instead.
     rec = record(voicefirst, first_delay=1.2)
     call(voicefirst, "CA" + "e3" * 16, speak("balance") + silence(100) + bare("lost card") + silence(1500))
-    assert voicefirst.app.extensions["ivr.media"].stats()["early_ends"] == 0
+    assert parts(voicefirst.app).media.stats()["early_ends"] == 0
     assert len(rec.sessions) >= 2 and rec.sessions[-1] > rec.sessions[0], rec.sessions
 
 
@@ -140,4 +141,4 @@ def test_an_early_result_still_running_at_the_end_of_speech_decides_the_turn(voi
     ctx = call(voicefirst, "CA" + "e4" * 16, speak("lost card") + silence(1500))
     assert ctx["queue"] == "cards"
     assert len(rec.sessions) == 1
-    assert voicefirst.app.extensions["ivr.media"].stats()["early_ends"] == 1
+    assert parts(voicefirst.app).media.stats()["early_ends"] == 1

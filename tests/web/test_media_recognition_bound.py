@@ -18,6 +18,7 @@ import pytest
 
 from ivr.speech.asr.base import Hypothesis
 from ivr.sim.media_client import MediaStreamClient
+from ivr.web import parts
 from tests.web.test_media import Live, speak, start_call, task_of, connect_twiml, turns, until
 from tests.web.test_media_first_call import FLOW
 
@@ -67,7 +68,7 @@ def voicefirst(make_app, flows_dir: Path) -> Iterator[Live]:
 
 
 def wrap(live: Live, **kw: Any) -> Wrapped:
-    rt = live.app.extensions["ivr.media"]
+    rt = parts(live.app).media
     rt._recognizer = Wrapped(rt.recognizer, **kw)
     return rt._recognizer
 
@@ -85,20 +86,20 @@ def test_a_stuck_recogniser_is_a_no_match_and_the_no_input_timer_runs_again(voic
             spoke = time.monotonic()
             assert until(c, lambda: turns(c) >= 2, 5), "a recognition that never came back left the caller in silence"
             assert time.monotonic() - spoke <= 0.6 + TIMEOUT_S + 1.5      # end of speech + the bound + slack
-            state = voicefirst.app.extensions["ivr"].driver.state(sid)
+            state = parts(voicefirst.app).services.driver.state(sid)
             assert state.no_match_count == 1 and state.node == "main"
             c.speed = 0                                               # the timer counts frames: no need to wait 5 s
             assert until(c, lambda: "turn-2" in c.received.echoed_marks, 20)
             assert until(c, lambda: turns(c) >= 3, 20), "the no-input timer runs after the timed-out recognition"
-        state = voicefirst.app.extensions["ivr"].driver.state(sid)
-        assert state.no_input_count == 1 and voicefirst.app.extensions["ivr.media"].timeouts == 1
+        state = parts(voicefirst.app).services.driver.state(sid)
+        assert state.no_input_count == 1 and parts(voicefirst.app).media.timeouts == 1
     finally:
         gate.set()
 
 
 def test_a_key_pressed_during_recognition_acts_after_the_spoken_answer(voicefirst: Live) -> None:
     wrap(voicefirst, delay=1.5)
-    voicefirst.app.extensions["ivr.media"].recognition_timeout_s = 10.0   # slow, not stuck
+    parts(voicefirst.app).media.recognition_timeout_s = 10.0   # slow, not stuck
     sid = "CA" + "d" * 32
     params = start_call(voicefirst, sid, flow="voicefirst")
     with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:

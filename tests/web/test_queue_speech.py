@@ -14,6 +14,7 @@ import pytest
 from twilio.rest import Client
 
 from ivr.sim.media_client import MediaStreamClient
+from ivr.web import parts
 from tests.conftest import SignedClient, call_params
 from tests.handoff.fakes import RecordingTwilioHttp
 from tests.web.test_media import WAIT, Live, connect_twiml, speak, start_call, turns, until
@@ -27,7 +28,7 @@ class QueueLive(Live):
     def __init__(self, app: Any) -> None:
         super().__init__(app)
         self.http = RecordingTwilioHttp()
-        app.extensions["ivr.handoff"]._twilio_client = Client(ACCOUNT, "tok", http_client=self.http)
+        parts(app).handoff._twilio_client = Client(ACCOUNT, "tok", http_client=self.http)
 
     def updates(self) -> list[dict]:
         return [r for r in self.http.requests if r["method"] == "POST" and "/Calls/" in r["url"]]
@@ -77,7 +78,7 @@ def say_in_queue(live: QueueLive, params: dict[str, str], sid: str, words: str, 
 
 
 def test_saying_call_me_back_moves_the_caller_to_the_callback_dialogue(qlive: QueueLive) -> None:
-    assert qlive.app.extensions["ivr.queue_speech"] is True
+    assert parts(qlive.app).queue_speech is True
     sid = "CA" + "7" * 32
     params = queue_stream(to_queue(qlive, sid))
     assert params["purpose"] == "queue" and params["call_sid"] == sid and params["token"]
@@ -95,7 +96,7 @@ def test_saying_call_me_back_moves_the_caller_to_the_callback_dialogue(qlive: Qu
     assert ups[0]["url"].endswith(f"/Accounts/{ACCOUNT}/Calls/{sid}.json")
     url = ups[0]["data"]["Url"]
     assert url.endswith("/voice/queue/callback") and ups[0]["data"]["Method"] == "POST"
-    state = qlive.app.extensions["ivr"].driver.state(sid)
+    state = parts(qlive.app).services.driver.state(sid)
     assert state.extra["handoff"]["leave"] == "callback"
 
     # Twilio fetches that URL: the callback dialogue, as after pressing 1.
@@ -111,7 +112,7 @@ def test_unrelated_speech_leaves_the_caller_in_line(qlive: QueueLive) -> None:
     params = queue_stream(to_queue(qlive, sid))
     say_in_queue(qlive, params, sid, "what's the weather", until_update=False)
     assert qlive.updates() == []
-    assert "leave" not in (qlive.app.extensions["ivr"].driver.state(sid).extra.get("handoff") or {})
+    assert "leave" not in (parts(qlive.app).services.driver.state(sid).extra.get("handoff") or {})
 
 
 def test_queue_stream_with_a_bad_token_is_closed(qlive: QueueLive) -> None:
@@ -126,7 +127,7 @@ def test_queue_stream_with_a_bad_token_is_closed(qlive: QueueLive) -> None:
 def test_without_an_account_sid_the_queue_takes_keys_only(make_app) -> None:
     app = make_app(media_streams=True, secret_key="media-test-secret", queue_speech=True,
                    extra={"prompt_background": False})
-    assert app.extensions["ivr.queue_speech"] is False
+    assert parts(app).queue_speech is False
     lv = Live(app)
     try:
         sid = "CA" + "6" * 32
@@ -140,7 +141,7 @@ def test_without_an_account_sid_the_queue_takes_keys_only(make_app) -> None:
 
 def test_keypad_twiml_unchanged_with_streams_off(make_app) -> None:
     app = make_app(extra={"twilio_account_sid": ACCOUNT})
-    assert app.extensions["ivr.queue_speech"] is False
+    assert parts(app).queue_speech is False
     wait = SignedClient(app).post("/voice/queue/wait", call_params()).data.decode()
     assert "say callback" not in wait
 
@@ -151,10 +152,10 @@ def test_rest_failure_keeps_the_caller_in_line(qlive: QueueLive) -> None:
     params = queue_stream(to_queue(qlive, sid))
     say_in_queue(qlive, params, sid, "call me back", until_update=True)
     assert len(qlive.updates()) == 1                        # it tried once
-    assert "leave" not in qlive.app.extensions["ivr"].driver.state(sid).extra.get("handoff", {})
+    assert "leave" not in parts(qlive.app).services.driver.state(sid).extra.get("handoff", {})
 
 
 def test_queue_speech_is_opt_in(make_app) -> None:
     app = make_app(media_streams=True, secret_key="s", extra={"prompt_background": False,
                                                               "twilio_account_sid": ACCOUNT})
-    assert app.extensions["ivr.queue_speech"] is False
+    assert parts(app).queue_speech is False

@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from ivr.web import parts
+
 from tests.conftest import run_ivr
 from tests.web.test_media_first_call import FLOW
 
@@ -41,7 +43,7 @@ def live_app(tmp_path: Path) -> Iterator[Any]:
     try:
         yield app
     finally:
-        app.extensions["ivr"].close()
+        parts(app).services.close()
 
 
 def health(app: Any) -> dict[str, Any]:
@@ -49,11 +51,11 @@ def health(app: Any) -> dict[str, Any]:
 
 
 def test_a_flow_added_by_reload_is_published_with_warm_grammars_and_rendered_prompts(live_app: Any) -> None:
-    rt = live_app.extensions["ivr.media"]
+    rt = parts(live_app).media
     assert rt.wait_ready(30)
     body = health(live_app)
     assert body["ready"] is True and body["prompts"]["missing"] == 0 and body["prompts"]["present"] > 0
-    flows = live_app.extensions["ivr"].flows
+    flows = parts(live_app).services.flows
     warm_before = rt.grammars_warm
     (flows.directory / "added.yaml").write_text(NEW_FLOW)
     deadline = time.monotonic() + 60
@@ -62,7 +64,7 @@ def test_a_flow_added_by_reload_is_published_with_warm_grammars_and_rendered_pro
         time.sleep(0.01)
     flow = flows.get("added")
     # Visible means prepared: nothing left to build or render for its first caller.
-    assert live_app.extensions["ivr.prompts"].missing(flow) == []
+    assert parts(live_app).prompts.missing(flow) == []
     assert rt.grammars_warm > warm_before                     # its new menu grammar (stolen card) was built
     from ivr.engine.engine import listens
     from ivr.speech.pipeline import grammar_for

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from ivr.web import parts
+
 from tests.conftest import SignedClient, call_params
 from tests.store.test_store_contract import REDIS_URL, _pg_schema
 
@@ -41,7 +43,7 @@ def test_keypad_call_with_each_store(make_app, backend) -> None:
     root = ET.fromstring(c.post("/voice/input?node=anything_else", call_params(sid, Digits="0")).data)
     task = json.loads(root.find("Enqueue/Task").text)
     assert task["slots"] == {"account": "87654321", "pin": "****", "balance": "42.00", "holder": "Grace"}
-    store = app.extensions["ivr"].store
+    store = parts(app).services.store
     assert store.context(sid)["reason"] == "caller_request"
     kinds = [e["kind"] for e in store.events(sid)]
     assert kinds[0] == "call_started" and kinds[-1] == "transfer" and "hook" in kinds

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ivr.web import parts
+
 from tests.conftest import API_TOKEN, AUTH_TOKEN, SignedClient, call_params
 
 
@@ -107,7 +109,7 @@ def test_flow_selected_by_called_number_and_default(make_app) -> None:
 
 
 def test_internal_error_still_answers_twiml_and_transfers(app, twilio, monkeypatch) -> None:
-    store = app.extensions["ivr"].store
+    store = parts(app).services.store
     twiml(twilio.post("/voice?flow=acme", call_params()))
 
     def broken(*a, **k):
@@ -136,7 +138,7 @@ def test_unknown_call_input_goes_to_a_person(twilio) -> None:
 def test_status_callback_records_abandonment(app, twilio) -> None:
     twiml(twilio.post("/voice?flow=acme", call_params()))
     assert twilio.post("/voice/status", call_params(CallStatus="completed")).status_code == 200
-    events = app.extensions["ivr"].store.events(call_params()["CallSid"])
+    events = parts(app).services.store.events(call_params()["CallSid"])
     ended = [e for e in events if e["kind"] == "call_ended"]
     assert ended and ended[0]["data"]["abandoned"] is True and ended[0]["node"] == "main"
 
@@ -159,10 +161,10 @@ def test_hook_timeout_escalates_over_http(make_app, flows_dir: Path) -> None:
     import time as _t
 
     app = make_app()
-    hooks = app.extensions["ivr"].hooks
+    hooks = parts(app).services.hooks
     hooks._hooks["bank.account_balance"] = lambda call: _t.sleep(5)
     (flows_dir / "bank.yaml").write_text((flows_dir / "bank.yaml").read_text().replace("timeout: 3", "timeout: 0.2"))
-    app.extensions["ivr"].flows.reload()
+    parts(app).services.flows.reload()
     c = SignedClient(app)
     twiml(c.post("/voice?flow=bank", call_params()))
     twiml(c.post("/voice/input?node=main", call_params(Digits="1")))
@@ -182,4 +184,4 @@ def test_create_app_accepts_environment_names(tmp_path, flows_dir) -> None:
     c = SignedClient(app)
     assert c.post("/voice?flow=acme", call_params(), sign=False).status_code == 403
     assert c.post("/voice?flow=acme", call_params()).status_code == 200
-    app.extensions["ivr"].close()
+    parts(app).services.close()

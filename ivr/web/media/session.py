@@ -1,0 +1,438 @@
+"""One call's dialogue over its media stream: prompts out, caller audio and keys in, one engine.
+
+A :class:`MediaSession` plays each turn's prompts as ``media`` messages
+followed by a ``mark``, starts the no-input timer when that mark comes back,
+sends ``clear`` when the caller barges in, feeds caller audio through the
+VAD and a recogniser session per listen, and turns what it hears or the keys
+pressed into the engine's events. Timing counts the 20 ms frames Twilio
+sends, so a test peer may run faster than real time. The socket loop that
+drives it is :func:`ivr.web.media.endpoints.media_socket`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from ...engine import actions as A
+from ...engine import events as E
+from ...engine.state import CallState
+from ...speech import mediastreams as MS
+from ...speech.codec import ulaw_to_pcm16
+from ...speech.pipeline import ListenPipeline
+from ...speech.vad import EndpointDetector, SpeechEnded, SpeechPaused, SpeechStarted, VadConfig
+from ..barge_in import split_turn
+from .runtime import MediaRuntime
+
+log = logging.getLogger(__name__)
+
+FRAMES_PER_SECOND = 50
+FRAMES_PER_MESSAGE = 10
+"""Outbound prompt audio per ``media`` message (200 ms)."""
+END_MARK_GRACE_S = 5.0
+"""After the last prompt of a call should have played, close the stream anyway."""
+
+
+def media_extra(state: CallState) -> dict[str, Any]:
+    """What the stream keeps with the call between the webhook and the socket (pending, final, dropped)."""
+    return state.extra.setdefault("media", {})
+
+
+@dataclass(eq=False)
+class _Speculation:
+    """An early recognition of an utterance at a pause (see :class:`~ivr.speech.vad.SpeechPaused`).
+
+    Its result ends the turn if it is complete and the caller has not spoken
+    since. If the utterance ends with nothing said since the pause, the
+    result is the answer whether complete or not (the audio differs only by
+    silence), and the turn waits for it if need be: one decode per utterance,
+    and the same answer whichever comes back first.
+    """
+
+    pipe: ListenPipeline
+    seq: int
+    paused: SpeechPaused
+    done: bool = False
+    awaited: bool = False
+    hyp: Any = None
+
+
+
+class MediaSession:
+    """The dialogue of one call over its stream.
+
+    All state changes happen under ``lock``: the receive loop (media, keys,
+    marks) and the recognition workers both go through it, and every send
+    happens inside it, so nothing is sent after :meth:`teardown`.
+
+    Args:
+        rt: the app's media runtime.
+        call_id: the call (already started by ``POST /voice``).
+        stream_sid: Twilio's stream id, put on every outbound message.
+        send: writes one text frame to the socket.
+    """
+
+    def __init__(self, rt: MediaRuntime, call_id: str, stream_sid: str, send: Callable[[str], None]) -> None:
+        self.rt = rt
+        self.driver = rt.services.driver
+        self.call_id = call_id
+        self.stream_sid = stream_sid
+        self._send_raw = send
+        self.lock = threading.RLock()
+        self.closed = False
+        self.close_requested = False
+        self.ending = False
+        self.frames = 0
+        self.turn_no = 0
+        self.listen: Optional[A.Listen] = None
+        self.pipeline: Optional[ListenPipeline] = None
+        self.listen_seq = 0
+        self.pre_mark: Optional[str] = None
+        self.turn_mark: Optional[str] = None
+        self.timer_start: Optional[int] = None
+        self.digits = ""
+        self.last_key_frame = 0
+        self.recognizing = False
+        self.recognize_deadline: Optional[float] = None
+        self.held_keys: list[str] = []
+        """Keys pressed while an utterance is being recognised: delivered, in order, after its event."""
+        self.spec: Optional[_Speculation] = None
+        self.end_frames: Optional[int] = None
+        self.end_wall: Optional[float] = None
+        self.reply_from: Optional[float] = None
+        self.gap_from: Optional[float] = None
+        self.early = False
+        self.language = "en-US"
+        self.detector = EndpointDetector(VadConfig(), on_voiced_frame=lambda f: rt.tap.publish(call_id, f))
+        self.reply_ms: list[float] = []
+
+    # -- sending --------------------------------------------------------------
+    def _send(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            self._send_raw(text)
+        except Exception:  # noqa: BLE001 - the socket went away; the loop tears down
+            self.close_requested = True
+
+    def _play(self, plays: list[A.Play]) -> int:
+        frames: list[bytes] = []
+        for p in plays:
+            frames.extend(self.rt.frames(p))
+        for i in range(0, len(frames), FRAMES_PER_MESSAGE):
+            if i == 0 and self.reply_from is not None:
+                now = time.perf_counter()
+                ms = (now - self.reply_from) * 1000
+                self.reply_ms.append(ms)
+                self.rt.reply_ms.append(ms)
+                if self.gap_from is not None:
+                    self.rt.reply_gap_ms.append((now - self.gap_from) * 1000)
+                    if self.early:
+                        self.rt.reply_gap_early_ms.append((now - self.gap_from) * 1000)
+                self.reply_from = self.gap_from = None
+                self.early = False
+            self._send(MS.media_message(self.stream_sid, b"".join(frames[i:i + FRAMES_PER_MESSAGE])))
+        return len(frames)
+
+    def _mark(self, name: str) -> None:
+        self._send(MS.mark_message(self.stream_sid, name))
+
+    # -- turns ------------------------------------------------------------------
+    def begin(self) -> None:
+        """Play the call's pending first turn (kept by ``POST /voice``), or resume it."""
+        with self.lock:
+            state = self.driver.state(self.call_id)
+            actions: Optional[list[A.Action]] = None
+            if state is not None:
+                self.language = state.language or "en-US"
+                media = media_extra(state)
+                pending = media.pop("pending", None)
+                if pending:
+                    actions = [A.from_dict(a) for a in pending]
+                    self.rt.services.store.save(state, [])
+            if actions is None:
+                if state is not None and state.ended:
+                    self.ending = True
+                    self.close_requested = True
+                    return
+                actions = self.driver.resume(self.call_id).actions
+            self._run(actions)
+
+    def _run(self, actions: list[A.Action]) -> None:
+        turn = split_turn(actions)
+        self.turn_no += 1
+        self.listen_seq += 1
+        self.listen = self.pipeline = None
+        self.pre_mark = self.turn_mark = None
+        self.timer_start = None
+        self.digits = ""
+        self.recognizing = False
+        self.recognize_deadline = None
+        self.spec = None
+        n = self.turn_no
+        listen = turn.listen
+        if listen is not None:
+            if turn.before:  # not to be interrupted: the VAD listens once their mark comes back
+                self._play(turn.before)
+                self.pre_mark = f"pre-{n}"
+                self._mark(self.pre_mark)
+            self._play(turn.during)
+            self.turn_mark = f"turn-{n}"
+            self._mark(self.turn_mark)
+            self.listen = listen
+            if listen.speech:
+                self.pipeline = ListenPipeline(listen, self.rt.recognizer, self.language, detector=self.detector,
+                                               start_lock=self.rt.start_lock)
+                self.rt.warm(self.pipeline)
+            return
+        # A transfer or hang-up: keep it for /voice/connect, play the last words, then close.
+        self._keep_final(turn.end)
+        frames = self._play(turn.before)
+        self.turn_mark = f"turn-{n}"
+        self._mark(self.turn_mark)
+        self.ending = True
+        self.end_frames = self.frames + frames + int(END_MARK_GRACE_S * FRAMES_PER_SECOND)
+        self.end_wall = time.monotonic() + frames / FRAMES_PER_SECOND + END_MARK_GRACE_S
+
+    def _keep_final(self, end: Optional[A.Action]) -> None:
+        if not isinstance(end, (A.Transfer, A.Hangup)):
+            end = A.Hangup("completed")
+        try:
+            state = self.driver.state(self.call_id)
+            if state is not None:
+                media_extra(state)["final"] = A.to_dict(end)
+                self.rt.services.store.save(state, [])
+        except Exception:  # noqa: BLE001 - /voice/connect falls back to a person
+            log.exception("call %s: could not keep the final action", self.call_id)
+
+    def _feed(self, event: E.Event) -> None:
+        node = self.listen.node if self.listen else None
+        self.listen = None
+        turn = self.driver.feed(self.call_id, event, expect_node=node)
+        self._run(turn.actions)
+
+    def _now(self) -> float:
+        return self.driver.clock()
+
+    # -- inbound ------------------------------------------------------------------
+    def on_media(self, payload: bytes) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            self.frames += 1
+            if self.ending:
+                if self.end_frames is not None and self.frames >= self.end_frames:
+                    self.close_requested = True
+                return
+            listen = self.listen
+            if listen is None:
+                return
+            if self.recognizing:
+                self._check_recognition()
+                return
+            pipe = self.pipeline
+            playing = self.timer_start is None
+            if pipe is not None and self.pre_mark is None and (listen.barge_in or not playing):
+                for ev in pipe.feed(ulaw_to_pcm16(payload)):
+                    if isinstance(ev, SpeechStarted) and playing and listen.barge_in:
+                        self._send(MS.clear_message(self.stream_sid))
+                    elif isinstance(ev, SpeechPaused):
+                        self._speculate(pipe, ev)
+                    elif isinstance(ev, SpeechEnded):
+                        self._recognize(pipe)
+                        return
+            if self.digits:
+                if self.frames - self.last_key_frame >= listen.digit_timeout * FRAMES_PER_SECOND:
+                    self._digits_done()
+            elif (self.timer_start is not None and not (pipe is not None and pipe.in_speech)
+                  and self.frames - self.timer_start >= listen.timeout * FRAMES_PER_SECOND):
+                self._feed(E.NoInput(at=self._now()))
+
+    def on_dtmf(self, digit: str) -> None:
+        with self.lock:
+            if self.recognizing and not self.closed:
+                # The caller spoke first: their utterance gets its event before this key does.
+                self.held_keys.append(digit)
+                return
+            listen = self.listen
+            if self.closed or self.ending or listen is None or self.pre_mark is not None:
+                return
+            if self.timer_start is None:  # the prompt is still playing
+                if not listen.barge_in:
+                    return
+                self._send(MS.clear_message(self.stream_sid))
+            if listen.finish_on_key and digit == listen.finish_on_key:
+                # "#" ends entry; alone it ends nothing (it often trails an entry that
+                # max_digits already completed) and the no-input timer keeps running.
+                if self.digits:
+                    self._digits_done()
+                return
+            if listen.mode in ("menu", "yesno"):
+                self._feed(E.DigitsReceived(digit, at=self._now()))
+                return
+            self.digits += digit
+            self.last_key_frame = self.frames
+            if listen.max_digits and len(self.digits) >= listen.max_digits:
+                self._digits_done()
+
+    def _digits_done(self) -> None:
+        digits, self.digits = self.digits, ""
+        if digits:
+            self._feed(E.DigitsReceived(digits, at=self._now()))
+        else:
+            self._feed(E.NoInput(at=self._now()))
+
+    def on_mark(self, name: str) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            if name == self.pre_mark:
+                self.pre_mark = None
+                self.detector.reset()
+            elif name == self.turn_mark:
+                self.turn_mark = None
+                if self.ending:
+                    self.close_requested = True
+                elif self.listen is not None:
+                    self.timer_start = self.frames
+
+    def tick(self) -> None:
+        """Wall-clock safety: close a finished call whose last mark never came back; bound recognition."""
+        with self.lock:
+            if self.ending and self.end_wall is not None and time.monotonic() >= self.end_wall:
+                self.close_requested = True
+            if self.recognizing:
+                self._check_recognition()
+
+    # -- recognition ----------------------------------------------------------------
+    def _recognize(self, pipe: ListenPipeline) -> None:
+        """Hand the ended utterance to a worker; its one engine event comes from :meth:`_speech_result`.
+
+        While it runs the VAD and the no-input timer rest, so the deadline
+        (checked on every inbound frame and every idle tick) guarantees they
+        resume: a recognition that does not come back in time is a no-match.
+        """
+        self.recognizing = True
+        self.recognize_deadline = time.monotonic() + self.rt.recognition_timeout_s
+        seq = self.listen_seq
+        spec = self.spec
+        if spec is not None and spec.pipe is pipe and spec.seq == seq and pipe.still_paused(spec.paused):
+            # Nothing was said since the pause: the audio differs only by silence, so the pause's
+            # recognition is the answer (one decode per utterance; the same answer whichever is first).
+            if not spec.done:
+                spec.awaited = True
+                return
+            self.spec = None
+            self._speech_result(pipe, seq, spec.hyp)
+            return
+        self.spec = None
+        self._submit_full(pipe, seq)
+
+    def _submit_full(self, pipe: ListenPipeline, seq: int) -> None:
+        try:
+            self.rt.pool.submit(self._recognized, pipe, seq)
+        except RuntimeError:  # the pool is shut down (app closing): a no-match, never silence
+            self._speech_result(pipe, seq, None)
+
+    def _speculate(self, pipe: ListenPipeline, paused: SpeechPaused) -> None:
+        """At a short pause in a menu answer, recognise what was said so far (grammar-aware end of turn)."""
+        spec = _Speculation(pipe, self.listen_seq, paused)
+        self.spec = spec
+        self.rt.speculations += 1
+        try:
+            self.rt.pool.submit(self._speculated, spec)
+        except RuntimeError:  # shutting down: the full end of speech still answers
+            self.spec = None
+
+    def _speculated(self, spec: _Speculation) -> None:
+        try:
+            hyp = spec.pipe.speculate(spec.paused)
+        except Exception:  # noqa: BLE001 - the full recognition at the end of speech still answers
+            log.exception("call %s: early recognition failed", self.call_id)
+            hyp = None
+        with self.lock:
+            if self.closed or spec is not self.spec or spec.seq != self.listen_seq:
+                return
+            spec.done, spec.hyp = True, hyp
+            complete = spec.pipe.is_complete(hyp)
+            if spec.awaited:  # the utterance ended, silent since the pause, while this ran: it is the answer
+                self.spec = None
+                if complete:
+                    self.rt.early_ends += 1
+                    self.early = True
+                self._speech_result(spec.pipe, spec.seq, hyp)
+                return
+            if not spec.pipe.still_paused(spec.paused):
+                self.spec = None  # the caller went on talking; their utterance will end on its own
+                return
+            if complete and not self.recognizing:
+                self.spec = None
+                spec.pipe.end_early(spec.paused)
+                self.rt.early_ends += 1
+                self.early = True
+                self.recognizing = True
+                self._speech_result(spec.pipe, spec.seq, hyp)
+
+    def _check_recognition(self) -> None:
+        if self.recognize_deadline is not None and time.monotonic() >= self.recognize_deadline:
+            self.rt.timeouts += 1
+            log.warning("call %s: no recognition within %.1f s; treating the turn as a no-match",
+                        self.call_id, self.rt.recognition_timeout_s)
+            self._speech_result(self.pipeline, self.listen_seq, None)
+
+    def _recognized(self, pipe: ListenPipeline, seq: int) -> None:
+        try:
+            hyp = pipe.recognize()
+        except Exception:  # noqa: BLE001 - a recogniser failure is a no-match, not a dead call
+            log.exception("call %s: recognition failed", self.call_id)
+            hyp = None
+        self._speech_result(pipe, seq, hyp)
+
+    def _speech_result(self, pipe: Optional[ListenPipeline], seq: int, hyp: Optional[Any]) -> None:
+        """Feed the utterance's one event (``hyp`` None: a no-match), then any keys held meanwhile.
+
+        The first of the worker's answer and the deadline wins; the other finds
+        the listen changed (``listen_seq``) and does nothing.
+        """
+        with self.lock:
+            if self.closed or seq != self.listen_seq or not self.recognizing:
+                return
+            self.recognizing = False
+            self.recognize_deadline = None
+            self.reply_from = pipe.ended_at if pipe is not None else None
+            self.gap_from = pipe.last_voiced_at if pipe is not None else None
+            event: E.Event = (E.SpeechRecognized(hyp.text, hyp.confidence, at=self._now(), backend=hyp.backend)
+                              if hyp is not None else E.SpeechRecognized("", 0.0, at=self._now()))
+            try:
+                self._feed(event)
+            except Exception:  # noqa: BLE001
+                log.exception("call %s: turn after speech failed", self.call_id)
+                self.close_requested = True
+                return
+            keys, self.held_keys = self.held_keys, []
+            for digit in keys:
+                self.on_dtmf(digit)
+
+    # -- the end ----------------------------------------------------------------------
+    def teardown(self, how: str) -> None:
+        """End the session once: ``stop`` (Twilio said the call ended), ``drop`` (socket lost) or ``closed``."""
+        with self.lock:
+            if self.closed:
+                return
+            mid_dialogue = not self.ending and how in ("stop", "drop")
+            self.closed = True
+            self.listen = self.pipeline = None
+        self.rt.tap.end(self.call_id)
+        if mid_dialogue:
+            try:
+                state = self.driver.state(self.call_id)
+                if state is not None and not state.ended:
+                    if how == "drop":
+                        media_extra(state)["dropped"] = True
+                        self.rt.services.store.save(state, [])
+                    self.driver.feed(self.call_id, E.CallerHungUp(at=self._now()))
+            except Exception:  # noqa: BLE001
+                log.exception("call %s: could not record the hang-up", self.call_id)
