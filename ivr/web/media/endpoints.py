@@ -131,14 +131,14 @@ def media_socket(ws: Any) -> None:
         pass
 
 
-def start_call(flow: Flow, call_sid: str, caller: str, called: str) -> Optional[str]:
+def start_call(flow: Flow, call_sid: str, caller: str, called: str, entry: str = "") -> Optional[str]:
     """The app's ``start_call``: speech flows run over a media stream; None leaves keypad flows to TwiML."""
     rt = app_state.media()
     if not flow.settings.speech or not rt.hears(flow.language):
         return None
     svc = rt.services
     quietly(lambda: rt.warm_flow(flow))  # new or hot-reloaded flows: queued, never waited for
-    turn = svc.driver.start(call_sid, caller, called, flow, key=request_key())
+    turn = svc.driver.start(call_sid, caller, called, flow, key=request_key(), entry=entry)
     if not isinstance(turn.last, A.Listen) or turn.state is None or turn.state.ended:
         return voice.render_turn(turn)
     return _connect(turn, call_sid)
