@@ -202,12 +202,22 @@ def stats() -> Any:
     """Streams active/total, reply latency (end-of-turn decision to first reply audio) and the reply gap.
 
     The gap runs from the caller's last voiced frame, so it includes the
-    end-of-speech silence the caller waits through; ``?reset=1`` clears the figures.
+    end-of-speech silence the caller waits through. Reading never changes
+    them: ``POST /api/media/stats/reset`` clears them.
     """
+    if "reset" in request.args:
+        return jsonify({"error": "GET only reads the figures; clear them with POST /api/media/stats/reset"}), 400
+    return jsonify(app_state.media().stats())
+
+
+@bp.post("/api/media/stats/reset")
+@bearer_required
+def reset_stats() -> Any:
+    """Clear the figures (a benchmark between load levels); answers the figures as they were."""
     rt = app_state.media()
-    if request.args.get("reset"):
-        rt.reset_stats()
-    return jsonify(rt.stats())
+    before = rt.stats()
+    rt.reset_stats()
+    return jsonify(before)
 
 
 def install(app: Flask) -> MediaRuntime:
