@@ -107,10 +107,10 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
     """
     if isinstance(event, E.CallStarted):
         st = CallState(call_id=event.call_id, flow=flow.flow, caller=event.caller, called=event.called,
-                       language=flow.language, started_at=event.at, updated_at=event.at,
+                       entry=event.entry, language=flow.language, started_at=event.at, updated_at=event.at,
                        history=[dict(h) for h in event.history])
         t = _Turn(flow, st, event.at)
-        t.record("call_started", None, caller=event.caller, called=event.called)
+        t.record("call_started", None, caller=event.caller, called=event.called, entry=event.entry)
         _enter(t, flow.start)
         return st, t.actions
     if state is None:
@@ -177,7 +177,7 @@ def _enter(t: _Turn, node_id: Optional[str]) -> None:
                 return
         elif kind == "branch":
             values = st.values()
-            node_id = next((c.goto for c in node.branch.cases if holds(c.when, values, st.results)),
+            node_id = next((c.goto for c in node.branch.cases if holds(c.when, values, st.results, st.facts())),
                            node.branch.default)
             t.record("branch", st.node, goto=node_id)
         elif kind in ("menu", "ask"):
@@ -311,7 +311,8 @@ def _prompt(t: _Turn, node: Node, spec: Menu | Ask, part: str) -> None:
     if part == "prompt":
         t.play(spec.prompt, nid, "prompt", barge)
     else:
-        own = getattr(spec, part)
+        attempt = t.state.no_input_count if part == "no_input" else t.state.no_match_count
+        own = spec.reprompt(part, attempt)
         if own:
             t.play(own, nid, part, barge)
         else:

@@ -87,7 +87,8 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
             add(nid, "prompt", spec.prompt)
             for part in ("no_input", "no_match"):
                 # The node's own re-prompt, else the engine's apology followed by the prompt.
-                add(nid, part, getattr(spec, part) or system_text(lang, part))
+                for words in spec.reprompts(part) or [system_text(lang, part)]:
+                    add(nid, part, words)
             if node.menu is not None and s.speech:
                 for opt in node.menu.options:
                     if opt.say:  # the engine confirms an unsure choice with the option's first phrase
