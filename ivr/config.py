@@ -145,6 +145,8 @@ class Config:
     """``IVR_VOICE_AUTH_TIMEOUT`` (seconds): a vendor slower than this gives an inconclusive verdict."""
     voiceprint_ttl_days: int = 365
     """``IVR_VOICEPRINT_TTL_DAYS``: a voiceprint unused this long expires (is not used, and is purged)."""
+    voice_auth_explicit: bool = False
+    """``IVR_VOICE_AUTH`` was set: a missing engine then stops start-up instead of turning voice auth off."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -185,6 +187,7 @@ class Config:
             agent_link_ttl=_whole(e.get("IVR_AGENT_LINK_TTL"), "IVR_AGENT_LINK_TTL"),
             environ=e,
             voice_auth=_choice(e.get("IVR_VOICE_AUTH"), "IVR_VOICE_AUTH", ("embedded", "http", "off"), "embedded"),
+            voice_auth_explicit=bool((e.get("IVR_VOICE_AUTH") or "").strip()),
             voice_auth_url=(e.get("IVR_VOICE_AUTH_URL") or "").rstrip("/") or None,
             voice_auth_secret=e.get("IVR_VOICE_AUTH_SECRET") or None,
             voice_auth_timeout=_seconds(e.get("IVR_VOICE_AUTH_TIMEOUT"), "IVR_VOICE_AUTH_TIMEOUT", 2.0),

@@ -106,3 +106,20 @@ def input_free_loops(flow: Flow) -> list[list[str]]:
                 elif nxt in free and nxt not in path and order[nxt] > order[start]:
                     stack.append((nxt, path + [nxt]))
     return loops
+
+
+def closing(flow: Flow) -> set[str]:
+    """Nodes that only say goodbye: hang-ups, and say/branch nodes every path of which ends in one.
+
+    Why: the caller is being let go, not stuck; lint does not ask for a way to a person there.
+    """
+    done = {nid for nid, n in flow.nodes.items() if n.kind == "hangup"}
+    changed = True
+    while changed:
+        changed = False
+        for nid, n in flow.nodes.items():
+            nxt = successors(flow, nid)
+            if nid not in done and n.kind in ("say", "branch") and nxt and all(s in done for s in nxt):
+                done.add(nid)
+                changed = True
+    return done
