@@ -36,7 +36,7 @@ $(STAMP): requirements.txt
 # The voice-authentication cohort (models/voice-cohort-*.npy, about 15 s the first time).
 models: install
 	$(BIN)/python -m ivr models adapt
-	$(BIN)/python -c "from ivr.auth.cohort import main; main()"
+	$(BIN)/python -m ivr models cohort
 
 # System packages: speech synthesis for prompts and test audio, sox, Chromium for page tests,
 # SphinxTrain for adapting the speech model to phone lines.

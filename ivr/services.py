@@ -93,4 +93,11 @@ def make_voice_auth(config: Config, clock: Callable[[], float], engine: Any = No
             raise
         log.warning("voice authentication is off: %s", exc)
         return None
-    return VoiceAuth(authenticator, clock=clock) if authenticator is not None else None
+    if authenticator is None:
+        return None
+    store = getattr(authenticator, "store", None)
+    if store is not None:  # voiceprints unused for IVR_VOICEPRINT_TTL_DAYS go at every start-up
+        purged = store.purge_expired()
+        if purged:
+            log.info("voice authentication: %d expired voiceprint(s) deleted", purged)
+    return VoiceAuth(authenticator, clock=clock)
