@@ -1,4 +1,8 @@
-"""The numpy GE2E encoder equals resemblyzer's (stored reference numbers; live against torch when installed)."""
+"""The numpy GE2E encoder equals resemblyzer's (stored reference numbers).
+
+The numbers were computed by resemblyzer itself on torch 2.13.0 (CPU); to check
+against it live where torch is installed: ``python -m tests.auth.check_resemblyzer``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import numpy as np
 import pytest
 
 from ivr.auth import AuthConfigError, AuthError, SpeakerEncoder, find_weights
-from ivr.auth.features import mel_frames, preprocess
 from ivr.auth.weights import load_checkpoint
 from ivr.bench.speakers import Voice, speak
 
@@ -28,22 +31,6 @@ def test_embedding_matches_resemblyzer_reference(case: dict, encoder: SpeakerEnc
     for dim, value in case["dims"].items():
         assert emb[int(dim)] == pytest.approx(value, abs=2e-4)
     assert net == pytest.approx(case["net_speech_s"], abs=0.05)
-
-
-def test_embedding_matches_resemblyzer_live(encoder: SpeakerEncoder) -> None:
-    """Runs wherever torch is installed (not by `make test`: serving does not need it)."""
-    pytest.importorskip("torch")
-    resemblyzer = pytest.importorskip("resemblyzer")
-    ref = resemblyzer.VoiceEncoder("cpu", verbose=False)
-    for case in REFERENCE["cases"]:
-        pcm = _audio(case)
-        x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
-        wav = resemblyzer.preprocess_wav(x, source_sr=8000)
-        ours, _ = preprocess(pcm)
-        np.testing.assert_allclose(ours, wav, atol=1e-6)
-        np.testing.assert_allclose(mel_frames(wav), resemblyzer.audio.wav_to_mel_spectrogram(wav), rtol=1e-4,
-                                   atol=1e-6)
-        np.testing.assert_allclose(encoder.embed(pcm)[0], ref.embed_utterance(wav), atol=1e-5)
 
 
 def test_different_voices_are_further_apart_than_one_voice(encoder: SpeakerEncoder) -> None:
