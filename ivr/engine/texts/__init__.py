@@ -23,7 +23,8 @@ from typing import Any, Mapping
 from ...flow import templates
 from ...flow.phrases import lang_prefix
 
-__all__ = ["CLOCK_FIELDS", "Catalogue", "catalogue", "fill", "languages", "placeholders", "problems", "text"]
+__all__ = ["CLOCK_FIELDS", "PIECES", "Catalogue", "catalogue", "fill", "is_piece", "languages", "placeholders",
+           "problems", "text"]
 
 REFERENCE = "en"
 """The catalogue every other one is checked against."""
@@ -61,6 +62,15 @@ def _discover() -> dict[str, Catalogue]:
 
 
 CATALOGUES: dict[str, Catalogue] = _discover()
+
+
+PIECES = ("opening", "clock_", "today", "tomorrow", "on_weekday", "weekday_", "when_", "window_")
+"""Key prefixes of phrases that are only ever spoken inside another one (a day, a time, a callback window)."""
+
+
+def is_piece(key: str) -> bool:
+    """Whether ``key`` is a piece of other phrases (never spoken alone)."""
+    return key.startswith(PIECES)
 
 
 def languages() -> tuple[str, ...]:
