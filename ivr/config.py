@@ -1,4 +1,4 @@
-"""Configuration from the environment (see DESIGN.md "Configuration").
+"""Configuration from the environment (see the README, "Configuration").
 
 One frozen object built once per app; tests pass overrides instead of
 mutating ``os.environ``.
@@ -66,7 +66,7 @@ class Config:
         dev: ``IVR_DEV=1`` allows running without an auth token (no signature checks).
         public_url: ``IVR_PUBLIC_URL``, the base URL Twilio calls (signatures are computed on it).
         flows_dir, database_url, redis_url, asr_backend, vosk_model, audio_dir, api_token,
-        default_flow: see DESIGN.md.
+        default_flow: ``IVR_DEFAULT_FLOW``, the flow for calls no ``?flow=`` or ``numbers:`` selects.
         whisper_model: ``IVR_WHISPER_MODEL``, the Whisper backend's model: a CTranslate2 directory or a
             name that ``models download`` fetched (``small.en``); unset, the bundled tiny.en.
         whisper_threads: ``IVR_WHISPER_THREADS``, OpenMP threads per Whisper decode (default min(2, CPUs)).

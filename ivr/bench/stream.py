@@ -100,7 +100,9 @@ class Server:
 
     def stats(self, reset: bool = False) -> dict[str, Any]:
         import requests
-        return requests.get(self.base + "/api/media/stats" + ("?reset=1" if reset else ""), timeout=10).json()
+        if reset:
+            return requests.post(self.base + "/api/media/stats/reset", timeout=10).json()
+        return requests.get(self.base + "/api/media/stats", timeout=10).json()
 
     def close(self) -> None:
         self.proc.terminate()

@@ -92,10 +92,12 @@ class CallDriver:
         """Called after a turn that ends in a transfer is saved (CRM webhooks); errors are logged only."""
 
     # -- public API -----------------------------------------------------
-    def start(self, call_id: str, caller: str, called: str, flow: Flow, key: Optional[str] = None) -> Turn:
+    def start(self, call_id: str, caller: str, called: str, flow: Flow, key: Optional[str] = None,
+              entry: str = "") -> Turn:
         """A new call reached ``flow``.
 
         Args:
+            entry: the entry point's name (``?entry=NAME``, the SIP header ``X-IVR-Entry``), for routing.
             key: identifies the request (see :meth:`feed`); the call's first
                 webhook retried, or sent twice at once, starts the call once.
         """
@@ -105,7 +107,8 @@ class CallDriver:
                 if existing is not None:  # Twilio retried the first webhook: the same answer, no restart
                     return self._answered(existing, flow)
                 history = tuple(self._history(caller, call_id))
-                state, actions = step(flow, None, E.CallStarted(call_id, caller, called, self.clock(), history))
+                state, actions = step(flow, None, E.CallStarted(call_id, caller, called, self.clock(), history,
+                                                         entry=entry))
                 try:
                     return self._finish(flow, state, actions, expected=0, key=key)
                 except StoreConflict:

@@ -1,9 +1,9 @@
-"""Evaluation of ``branch`` conditions on slots and hook outcomes."""
+"""Evaluation of ``branch`` conditions on slots, hook outcomes and facts of the call."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Optional
 
 from ..flow.model import Condition
 
@@ -15,9 +15,19 @@ def _num(v: Any) -> float | None:
         return None
 
 
-def holds(cond: Condition, slots: dict[str, Any], results: dict[str, str]) -> bool:
-    """Whether a condition holds; a missing value never satisfies a comparison."""
-    value = slots.get(cond.slot) if cond.slot is not None else results.get(cond.result or "")
+def holds(cond: Condition, slots: dict[str, Any], results: dict[str, str],
+          facts: Optional[dict[str, Any]] = None) -> bool:
+    """Whether a condition holds; a missing value never satisfies a comparison.
+
+    Args:
+        facts: the call's facts (:meth:`~ivr.engine.state.CallState.facts`) for ``call:`` conditions.
+    """
+    if cond.call is not None:
+        value = (facts or {}).get(cond.call)
+    elif cond.slot is not None:
+        value = slots.get(cond.slot)
+    else:
+        value = results.get(cond.result or "")
     if cond.exists is not None:
         return (value is not None and value != "") == cond.exists
     if value is None:

@@ -1,7 +1,7 @@
 """The context packet: the caller's whole story, handed to a person.
 
 One JSON shape everywhere it is shown (TwiML ``<Task>``, the API, the agent
-page, the simulator): see DESIGN.md "Context packet".  Sensitive values
+page, the simulator): see the README, "The context packet".  Sensitive values
 are masked here, once, for every consumer.
 """
 
@@ -29,6 +29,7 @@ def build_context(state: CallState, at: float) -> dict[str, Any]:
         "call_id": state.call_id,
         "caller": state.caller,
         "called": state.called,
+        "entry": state.entry,
         "flow": state.flow,
         "language": state.language,
         "path": list(state.path),

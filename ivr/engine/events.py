@@ -26,6 +26,8 @@ class CallStarted:
     called: str = ""
     at: float = 0.0
     history: tuple[dict, ...] = ()
+    entry: str = ""
+    """The name the entry point passed (a "cards line" number, a web page's call button), or ''."""
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,12 @@ def _parse_iso(text: Optional[str]) -> Optional[float]:
         return None
 
 
+def _digits(number: str) -> str:
+    """A phone number as its digits and a leading +, so "+1 555-010-0000" and "+15550100000" are one number."""
+    number = (number or "").strip()
+    return ("+" if number.startswith("+") else "") + "".join(c for c in number if c.isdigit())
+
+
 def earlier_calls_within(history: Sequence[dict], at: float, hours: float) -> int:
     """How many earlier calls started within ``hours`` before ``at``."""
     n = 0
@@ -78,6 +84,10 @@ def holds(when: RouteWhen, state: CallState, requested: str, reason: str, at: fl
     if when.calls_at_least is not None and len(state.history) < when.calls_at_least:
         return False
     if when.auth is not None and str(state.auth.get("status")) not in _as_list(when.auth):
+        return False
+    if when.called is not None and _digits(state.called) not in {_digits(n) for n in _as_list(when.called)}:
+        return False
+    if when.entry is not None and state.entry not in _as_list(when.entry):
         return False
     if when.reason is not None and reason not in _as_list(when.reason):
         return False

@@ -22,6 +22,7 @@ class CallState(BaseModel):
     flow: str
     caller: str = ""
     called: str = ""
+    entry: str = Field("", description="The entry point's name (?entry=NAME or the SIP header X-IVR-Entry), or ''.")
     language: str = "en-US"
     started_at: float = 0.0
     updated_at: float = 0.0
@@ -66,6 +67,11 @@ class CallState(BaseModel):
             elif isinstance(value, dict):
                 data[name] = dict(value)
         return CallState.model_construct(_fields_set=self.model_fields_set, **data)
+
+    def facts(self) -> dict[str, Any]:
+        """What ``call:`` conditions and routing rules may test: the entry point, the numbers, the auth."""
+        return {"entry": self.entry, "called": self.called, "caller": self.caller,
+                "auth.status": self.auth.get("status"), "auth.method": self.auth.get("method")}
 
     def values(self) -> dict[str, Any]:
         """Slots including sensitive values (for hooks and conditions only)."""

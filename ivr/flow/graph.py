@@ -70,3 +70,33 @@ def person_reachable(flow: Flow) -> set[str]:
                 good.add(nid)
                 changed = True
     return good
+
+
+WAITING_KINDS = ("menu", "ask", "action", "transfer", "voicemail", "callback", "hangup", "authenticate", "enroll",
+                 "survey")
+"""Kinds that wait for the caller, a hook or a person, or end the call: a loop through one of them can end."""
+
+
+def input_free_loops(flow: Flow) -> list[list[str]]:
+    """Cycles made only of nodes that neither wait nor end (say, branch), each once, in flow order.
+
+    Why: such a loop never changes the call's state, so it spins until the
+    engine's hop limit escalates the call, with the caller hearing the same
+    messages over and over.
+    """
+    free = [nid for nid, n in flow.nodes.items() if n.kind not in WAITING_KINDS]
+    order = {nid: i for i, nid in enumerate(flow.nodes)}
+    loops, seen = [], set()
+    for start in free:
+        stack = [(start, [start])]
+        while stack:
+            nid, path = stack.pop()
+            for nxt in successors(flow, nid):
+                if nxt == start:
+                    key = frozenset(path)
+                    if key not in seen and min(path, key=order.get) == start:
+                        seen.add(key)
+                        loops.append(path)
+                elif nxt in free and nxt not in path and order[nxt] > order[start]:
+                    stack.append((nxt, path + [nxt]))
+    return loops

@@ -74,6 +74,21 @@ def lint(lf: LoadedFlow, durations: Optional[PromptDuration] = None) -> list[Pro
         if kind == "say" and node.next is None:
             add("warning", "dead-end", ("nodes", nid),
                 f"node '{nid}': the call ends after this message without a goodbye; add next: to a hangup node")
+        if kind == "ask" and node.next_node is None:
+            add("error", "ask-no-next", ("nodes", nid, "ask"),
+                f"node '{nid}': after the caller answers, the call ends in silence; add next: (under ask: or "
+                "beside it) to the node that uses the answer")
+        if kind == "hangup" and not (node.hangup or "").strip():
+            add("warning", "no-goodbye", ("nodes", nid),
+                f"node '{nid}': the call hangs up without a word; say goodbye (hangup: Thank you for calling. "
+                "Goodbye.)")
+        spec = node.menu or node.ask
+        retries = None if spec is None else (flow.settings.retries if spec.retries is None else spec.retries)
+        if retries == 0:
+            where = ("nodes", nid, kind, "retries") if spec.retries is not None else ("settings", "retries")
+            add("warning", "no-retries", where,
+                f"node '{nid}': retries is 0, so one silence or one misheard answer sends the caller to a "
+                "person; give callers at least one more try (retries: 1 or 2)")
         if kind == "action" and node.action.default is None:
             add("warning", "unhandled-outcome", ("nodes", nid, "action"),
                 f"node '{nid}': outcomes not listed under outcomes: send the caller to a person; add default: "
@@ -88,6 +103,12 @@ def lint(lf: LoadedFlow, durations: Optional[PromptDuration] = None) -> list[Pro
                 add("warning", "unknown-field", ("nodes", nid),
                     f"node '{nid}': {{{name}}} is not collected by any ask node; it must come from a hook, "
                     "or the caller hears nothing there")
+    for loop in graph.input_free_loops(flow):
+        first = loop[0]
+        add("error", "input-free-loop", ("nodes", first),
+            f"node '{first}': the nodes {' -> '.join(loop + [first])} lead back to each other without waiting "
+            "for the caller, so the call plays them over and over until the engine gives up and transfers; "
+            "end the loop with a menu, an ask or a hangup")
     out.sort(key=lambda p: (p.severity != "error", p.line, p.col))
     return out
 
@@ -96,7 +117,7 @@ def _template_fields(node) -> list[str]:
     texts = [node.say, node.hangup]
     spec = node.menu or node.ask
     if spec is not None:
-        texts += [spec.prompt, spec.no_input, spec.no_match]
+        texts += [spec.prompt, *spec.reprompts("no_input"), *spec.reprompts("no_match")]
     if node.transfer is not None:
         texts.append(node.transfer.say)
     return [f for t in texts if t for f in templates.fields(t)]

@@ -1,6 +1,6 @@
 """Typed model of a flow file (pydantic).
 
-The YAML contract lives in ``../shared/DESIGN.md``.  Every model forbids
+The YAML contract is the README's "Flow language reference".  Every model forbids
 unknown properties so that a typo (``promt:``) is an error with a suggestion
 rather than a silently ignored line.
 """
@@ -21,6 +21,8 @@ RESERVED_KINDS = ("authenticate", "survey")
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 KEY_CHARS = set("0123456789*#")
+ENTRY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""An entry point's name (``?entry=NAME``, the SIP header ``X-IVR-Entry``, a script's ``entry:``)."""
 
 Scalar = Union[str, int, float, bool]
 
@@ -170,6 +172,10 @@ class RouteWhen(Strict):
     in_: Optional[list[Scalar]] = Field(None, alias="in")
     exists: Optional[bool] = None
     auth: Optional[Union[str, list[str]]] = Field(None, description="Auth status: verified, failed, none...")
+    called: Optional[Union[str, list[str]]] = Field(
+        None, description="The number the caller dialled (E.164), or any of several.")
+    entry: Optional[Union[str, list[str]]] = Field(
+        None, description="The entry point's name (?entry=NAME on POST /voice, or the SIP header X-IVR-Entry).")
     reason: Optional[Union[str, list[str]]] = Field(None, description="Why self-service ended.")
     requested: Optional[Union[str, list[str]]] = Field(None, description="The queue the flow asked for.")
 
@@ -238,13 +244,35 @@ class InputNode(Strict):
     """Fields shared by nodes that wait for the caller (menu, ask)."""
 
     prompt: str
-    no_input: Optional[str] = Field(None, description="Re-prompt after silence.")
-    no_match: Optional[str] = Field(None, description="Re-prompt after an answer that did not fit.")
+    no_input: Optional[Union[str, list[str]]] = Field(
+        None, description="Re-prompt after silence: one text, or a list with one text per attempt (the last repeats).")
+    no_match: Optional[Union[str, list[str]]] = Field(
+        None, description="Re-prompt after an answer that did not fit: one text, or one per attempt (the last repeats).")
     retries: Optional[int] = Field(None, ge=0, le=5)
     queue: Optional[str] = Field(None, description="Queue for escalation from this node.")
     timeout: Optional[float] = Field(None, gt=0, le=60, description="No-input timeout, seconds.")
     barge_in: Optional[bool] = None
     confidence: Optional[float] = Field(None, ge=0, le=1)
+
+    @field_validator("no_input", "no_match")
+    @classmethod
+    def _ladder(cls, v: Optional[Union[str, list[str]]]) -> Optional[Union[str, list[str]]]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("a re-prompt list needs at least one text (one per attempt; the last repeats)")
+            if any(not isinstance(t, str) or not t.strip() for t in v):
+                raise ValueError("every re-prompt in the list must be non-empty text")
+        return v
+
+    def reprompts(self, part: str) -> list[str]:
+        """The node's own re-prompts for ``no_input`` or ``no_match``, in attempt order (maybe none)."""
+        own = getattr(self, part)
+        return [own] if isinstance(own, str) else list(own or ())
+
+    def reprompt(self, part: str, attempt: int) -> Optional[str]:
+        """The node's own re-prompt for the ``attempt``-th failure of that kind (1-based; the last repeats)."""
+        texts = self.reprompts(part)
+        return texts[min(max(attempt, 1), len(texts)) - 1] if texts else None
 
 
 class Menu(InputNode):
@@ -301,10 +329,13 @@ class Action(Strict):
 
 
 class Condition(Strict):
-    """A test on a slot or on a hook outcome; exactly one operator."""
+    """A test on a slot, a hook outcome or a fact of the call; exactly one operator."""
 
     slot: Optional[str] = None
     result: Optional[str] = Field(None, description="Id of an action node whose outcome is tested.")
+    call: Optional[Literal["entry", "called", "caller", "auth.status", "auth.method"]] = Field(
+        None, description="A fact of the call: entry (the entry point's name), called (the number dialled), "
+                          "caller, auth.status or auth.method.")
     equals: Optional[Scalar] = None
     not_equals: Optional[Scalar] = None
     in_: Optional[list[Scalar]] = Field(None, alias="in")
@@ -319,8 +350,8 @@ class Condition(Strict):
 
     @model_validator(mode="after")
     def _one_subject_one_op(self) -> "Condition":
-        if (self.slot is None) == (self.result is None):
-            raise ValueError("a condition names exactly one of slot: or result:")
+        if sum(x is not None for x in (self.slot, self.result, self.call)) != 1:
+            raise ValueError("a condition names exactly one of slot:, result: or call:")
         ops = [n for n in ("equals", "not_equals", "in_", "gt", "gte", "lt", "lte", "exists", "matches")
                if getattr(self, n) is not None]
         if len(ops) != 1:

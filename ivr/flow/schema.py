@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import NODE_KINDS, Flow
+from .model import NODE_KINDS, RESERVED_KINDS, Flow
 
 
 def flow_schema() -> dict[str, Any]:
@@ -15,7 +15,11 @@ def flow_schema() -> dict[str, Any]:
     schema["title"] = "IVR flow"
     node = schema.get("$defs", {}).get("Node")
     if node is not None:
-        # Exactly one kind key per node.
-        node["oneOf"] = [{"required": [k]} for k in NODE_KINDS]
-        node["description"] = "A node: exactly one of " + ", ".join(NODE_KINDS) + "."
+        # Exactly one kind key per node, of the kinds this version runs: a reserved kind is refused
+        # by validate, so an editor must not accept it either.
+        kinds = [k for k in NODE_KINDS if k not in RESERVED_KINDS]
+        for k in RESERVED_KINDS:
+            node.get("properties", {}).pop(k, None)
+        node["oneOf"] = [{"required": [k]} for k in kinds]
+        node["description"] = "A node: exactly one of " + ", ".join(kinds) + "."
     return schema

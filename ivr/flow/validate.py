@@ -143,9 +143,13 @@ def _texts(node) -> list[tuple[tuple, str]]:
     spec = node.menu or node.ask
     if spec is not None:
         kind = node.kind
-        for name in ("prompt", "no_input", "no_match"):
-            if getattr(spec, name):
-                out.append(((kind, name), getattr(spec, name)))
+        out.append(((kind, "prompt"), spec.prompt))
+        for name in ("no_input", "no_match"):
+            own = getattr(spec, name)
+            if isinstance(own, list):
+                out += [((kind, name, i), words) for i, words in enumerate(own)]
+            elif own:
+                out.append(((kind, name), own))
     if node.transfer is not None and node.transfer.say:
         out.append((("transfer", "say"), node.transfer.say))
     for kind in ("voicemail", "callback"):

@@ -1,6 +1,6 @@
 """Building the prompt audio ahead of time (``python -m ivr prompts build``).
 
-Why ahead of time: pyttsx3 must stay off the request path (DESIGN.md). A build
+Why ahead of time: pyttsx3 must stay off the request path (it hangs if reused carelessly). A build
 renders only the prompts that have no audio yet, so it is cheap to run on
 every deploy: a second build with unchanged flows renders nothing.
 """

@@ -5,7 +5,9 @@ module lists *what* it can ever speak, so that ``prompts build`` renders all
 of it ahead of time. System phrases (apologies, confirmations, escalation)
 come from the engine's own :data:`ivr.engine.engine.TEXTS` through
 :func:`ivr.engine.engine.text`, never copied, so a reworded apology is
-rendered by the next build.
+rendered by the next build. So do the queue, callback and voicemail
+dialogues' phrases (:func:`handoff_prompts`, from :mod:`ivr.engine.texts`):
+any call can end with a person, so every flow renders them in its language.
 
 Texts with ``{slot}`` fields cannot be rendered whole ahead of time; they
 become their static pieces plus the say-as vocabulary of the flow's language
@@ -15,19 +17,26 @@ call time (:mod:`ivr.prompts.assemble`).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ivr.engine import texts
 from ivr.engine.engine import text as system_text
-from ivr.engine.hours import spoken_opening
+from ivr.engine.hours import spoken_day, spoken_opening
 from ivr.flow import templates
 from ivr.flow.model import Flow
 from ivr.flow.phrases import lang_prefix
 from ivr.prompts.assemble import pieces_for_build, static_specs
+from ivr.prompts.sayas import LANGUAGES as SAYAS_LANGUAGES
 from ivr.prompts.spec import PromptSpec
 
 #: System phrases a menu or ask node can lead to (escalations use the node id too).
 _ESCALATIONS = ("agent", "escalate", "error")
+
+HANDOFF_NODE = "_handoff"
+"""Where the handoff dialogues' phrases are spoken (no flow node: a node's recording never replaces them)."""
+HANDOFF_PART = "handoff"
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,8 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
             add(nid, "prompt", spec.prompt)
             for part in ("no_input", "no_match"):
                 # The node's own re-prompt, else the engine's apology followed by the prompt.
-                add(nid, part, getattr(spec, part) or system_text(lang, part))
+                for words in spec.reprompts(part) or [system_text(lang, part)]:
+                    add(nid, part, words)
             if node.menu is not None and s.speech:
                 for opt in node.menu.options:
                     if opt.say:  # the engine confirms an unsure choice with the option's first phrase
@@ -98,7 +108,60 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
     add(flow.start, "escalate", system_text(lang, "error"))
     for words in closed_texts(flow):
         add(flow.start, "closed", words)
+    for words in handoff_prompts(flow):
+        add(HANDOFF_NODE, HANDOFF_PART, words)
     return out
+
+
+def handoff_prompts(flow: Flow) -> list[str]:
+    """Every phrase the queue, callback and voicemail dialogues can say to this flow's callers.
+
+    Whole phrases are listed as written; a phrase with values (a position, a
+    number read back) is a template, rendered as its static pieces plus the
+    say-as vocabulary, and the phrases that fill a ``{when}`` ("in the morning
+    tomorrow", "at 9 AM on Monday") are listed whole, so the promise and the
+    opening time are played from rendered audio too. Templates are left out in
+    a language without say-as rules (those phrases are spoken with ``<Say>``).
+    """
+    lang = flow.language
+    assembled = lang_prefix(lang) in SAYAS_LANGUAGES
+    out = [texts.text(lang, key) for key in texts.catalogue("en").texts if not texts.is_piece(key)]
+    if not assembled:
+        return list(dict.fromkeys(w for w in out if not templates.fields(w)))
+    days = dict.fromkeys(spoken_day(when, at, lang) for when, at in _sample_days())
+    out += [texts.fill(lang, "when_free"), texts.fill(lang, "when_soon")]
+    out += [texts.fill(lang, "when_window", window=texts.fill(lang, f"window_{w}"), day=day)
+            for w in ("morning", "afternoon", "evening") for day in days]
+    openings = opening_phrases(flow)
+    out += openings + [texts.fill(lang, "when_open", opening=o) for o in openings]
+    return list(dict.fromkeys(out))
+
+
+def _sample_days() -> list[tuple[dt.datetime, float]]:
+    """A time today, tomorrow and on each weekday after, as (when, at) pairs for :func:`spoken_day`."""
+    base = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc)  # a Monday
+    return [(base + dt.timedelta(days=d), (base - dt.timedelta(days=b)).timestamp())
+            for d in range(7) for b in (0, 1, 3)]
+
+
+def opening_phrases(flow: Flow) -> list[str]:
+    """How the next opening of each queue with hours is spoken ("at 9 AM tomorrow"), in the flow's language."""
+    out: list[str] = []
+    for queue in flow.queues.values():
+        hours = getattr(queue, "hours", None)
+        if hours is None:
+            continue
+        starts = {str(r).replace(" ", "").split("-")[0] for ranges in hours.weekly.values() for r in ranges}
+        for start in sorted(starts):
+            h, m = (int(x) for x in start.split(":"))
+            if h >= 24:
+                continue
+            for weekday in range(7):  # 2024-01-01 was a Monday
+                when = dt.datetime(2024, 1, 1 + weekday, h, m, tzinfo=dt.timezone.utc)
+                for days_before in (0, 1, 3):
+                    out.append(spoken_opening(when, (when - dt.timedelta(days=days_before)).timestamp(),
+                                              flow.language))
+    return list(dict.fromkeys(out))
 
 
 def closed_texts(flow: Flow) -> list[str]:

@@ -13,7 +13,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Callable, Optional, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from ..calls.driver import CallDriver, Turn
 from ..engine import actions as A
@@ -38,6 +38,7 @@ class CallHandle(Protocol):
     prompt_seconds: float
 
     def set_time(self, at: float) -> None: ...
+    entry: str
     def start(self) -> None: ...
     def press(self, keys: str) -> None: ...
     def say(self, text: str) -> None: ...
@@ -87,6 +88,8 @@ class LocalCall:
             raise SimulationError(f"no flow '{flow_id}' is loaded (loaded: {', '.join(driver.flows.ids) or 'none'}); "
                                   "check the script's flow: and --flows")
         self.driver, self.flow, self.caller, self.called = driver, flow, caller, called
+        self.entry = ""
+        """The entry point's name the call comes in through (a script's ``entry:``), for routing."""
         self.call_id = new_call_sid()
         self.clock = clock or SimClock()
         self.audio = audio
@@ -125,7 +128,7 @@ class LocalCall:
         self.clock.now = at
 
     def start(self) -> None:
-        self._apply(self.driver.start(self.call_id, self.caller, self.called, self.flow))
+        self._apply(self.driver.start(self.call_id, self.caller, self.called, self.flow, entry=self.entry))
 
     def press(self, keys: str) -> None:
         self.clock.advance(0.3 * len(keys))
@@ -188,6 +191,8 @@ class RemoteCall:
 
         self.server = server.rstrip("/") + "/"
         self.flow_id, self.caller, self.called = flow_id, caller, called
+        self.entry = ""
+        """Sent as ``?entry=NAME`` on the first webhook, as a web page's call button or a tracking number would."""
         self.call_id = new_call_sid()
         self.session = requests.Session()
         # One connection per webhook, as Twilio makes them; gunicorn may drop kept-alive ones.
@@ -371,7 +376,8 @@ class RemoteCall:
                               "honour; a server runs on its own clock. Run it without --server, or drop at:")
 
     def start(self) -> None:
-        self._apply(self._post(f"voice?flow={self.flow_id}", self._params()))
+        query = urlencode({"flow": self.flow_id, **({"entry": self.entry} if self.entry else {})})
+        self._apply(self._post(f"voice?{query}", self._params()))
 
     def press(self, keys: str) -> None:
         if self.stream is not None:

@@ -86,6 +86,7 @@ def run_script(script: CallScript, make_call: Callable[[CallScript], CallHandle]
         call = make_call(script)
         if script.at is not None:
             call.set_time(script.at)
+        call.entry = script.entry
         call.start()
     except IvrError as exc:
         result.passed = False

@@ -1,4 +1,4 @@
-"""Call scripts: testers' YAML description of a whole call (see DESIGN.md).
+"""Call scripts: testers' YAML description of a whole call (see the README, "Call scripts").
 
 ```yaml
 flow: acme
@@ -20,6 +20,7 @@ from typing import Any, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import FlowError, Problem
+from ..flow.model import ENTRY_NAME
 from ..flow.yaml_source import SourceList, SourceMap, locate, parse_yaml
 
 STEP_KINDS = ("press", "say", "say_audio", "silence", "hangup", "expect")
@@ -63,6 +64,8 @@ class CallScript:
     at: Optional[float] = None
     """When the call starts (epoch seconds), for scripts whose flow depends on the time
     (opening hours); None: now."""
+    entry: str = ""
+    """The entry point the call comes in through (``?entry=NAME`` on the first webhook)."""
 
 
 def load_script(path: Union[str, Path]) -> CallScript:
@@ -82,9 +85,13 @@ def parse_script(text: str, file: str) -> CallScript:
     if not isinstance(data, SourceMap):
         raise FlowError([Problem(file, 1, 1, "a call script is a mapping with 'flow:' and 'steps:'")])
     for key in data:
-        if key not in ("flow", "caller", "called", "at", "steps", "description"):
+        if key not in ("flow", "caller", "called", "entry", "at", "steps", "description"):
             problems.append(Problem(file, *data.key_pos[key], f"unknown script property '{key}'; "
-                                    "use flow, caller, called, at, steps, description"))
+                                    "use flow, caller, called, entry, at, steps, description"))
+    entry = data.get("entry")
+    if entry is not None and (not isinstance(entry, str) or not ENTRY_NAME.fullmatch(entry)):
+        problems.append(Problem(file, *locate(data, ("entry",)), "entry: takes a name of letters, digits, _ . - "
+                                "(at most 64), as the entry point passes it: entry: cards-line"))
     at = _parse_at(data, file, problems)
     if not isinstance(data.get("flow"), str):
         problems.append(Problem(file, *locate(data, ("flow",)), "missing 'flow: <flow id>'"))
@@ -137,7 +144,7 @@ def parse_script(text: str, file: str) -> CallScript:
     if problems:
         raise FlowError(problems)
     return CallScript(file, data["flow"], str(data.get("caller") or "+15550000000"),
-                      str(data.get("called") or ""), tuple(steps), at)
+                      str(data.get("called") or ""), tuple(steps), at, str(entry or ""))
 
 
 def _parse_at(data: SourceMap, file: str, problems: list[Problem]) -> Optional[float]:

@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # types only: these modules import this one
 KEY = "ivr.web"
 """The one ``app.extensions`` key of the IVR."""
 
-StartCall = Callable[["Flow", str, str, str], Optional[str]]
-"""Takes over a new call (the speech transport) from its flow, call id, caller and called number:
+StartCall = Callable[["Flow", str, str, str, str], Optional[str]]
+"""Takes over a new call (the speech transport) from its flow, call id, caller, called number and entry point:
 TwiML to answer, or None to leave it to keypad TwiML."""
 
 

@@ -1,4 +1,8 @@
-"""Pages for people at ``/``: what is loaded, what is broken, recent calls."""
+"""The status page at ``/``: which flows are loaded and which files are broken, and where Twilio should call.
+
+It is public (no token), so it shows nothing about callers: calls are read
+through the API and the agent pages, which need the bearer token.
+"""
 
 from __future__ import annotations
 

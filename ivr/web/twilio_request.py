@@ -35,6 +35,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ..flow.model import ENTRY_NAME
 from . import app_state
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,14 @@ def xml_response(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/xml")
 
 
+def _entry(raw: str) -> str:
+    """An entry point's name as given, or '' (logged) when it is not one: routing must not see junk."""
+    if raw and not ENTRY_NAME.fullmatch(raw):
+        log.warning("ignoring an entry point that is not a name (%d characters)", len(raw))
+        return ""
+    return raw
+
+
 @dataclass(frozen=True)
 class VoiceParams:
     """The parameters of a voice webhook that the IVR uses (validated, see :func:`params`)."""
@@ -186,6 +195,9 @@ class VoiceParams:
     queue_position: Optional[int]
     avg_queue_time: Optional[int]
     queue_result: Optional[str]
+    entry: str = ""
+    """The entry point: ``?entry=NAME`` on the webhook URL, else the SIP header ``X-IVR-Entry`` (Twilio passes
+    it as ``SipHeader_X-IVR-Entry``); '' when absent or not a name (letters, digits, ``_ . -``, 64 at most)."""
 
     @classmethod
     def from_request(cls, req: Optional[Request] = None) -> "VoiceParams":
@@ -204,4 +216,5 @@ class VoiceParams:
                    called=(f.get("To", "") or f.get("Called", ""))[:256],
                    digits=DTMF.sub("", digits)[:64] if digits is not None else None,
                    call_status=f.get("CallStatus", "")[:32], queue_position=as_int("QueuePosition"),
-                   avg_queue_time=as_int("AvgQueueTime"), queue_result=f.get("QueueResult"))
+                   avg_queue_time=as_int("AvgQueueTime"), queue_result=f.get("QueueResult"),
+                   entry=_entry(request.args.get("entry") or f.get("SipHeader_X-IVR-Entry") or ""))

@@ -62,10 +62,10 @@ def incoming() -> Response:
         return xml_response(twiml.apology("general"))
     start_hook = app_state.parts().start_call
     if start_hook is not None:  # the speech transport may take over the call
-        body = start_hook(flow, p.call_sid, p.caller, p.called)
+        body = start_hook(flow, p.call_sid, p.caller, p.called, p.entry)
         if body is not None:
             return xml_response(body)
-    turn = svc.driver.start(p.call_sid, p.caller, p.called, flow, key=request_key())
+    turn = svc.driver.start(p.call_sid, p.caller, p.called, flow, key=request_key(), entry=p.entry)
     return xml_response(render_turn(turn))
 
 

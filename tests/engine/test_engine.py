@@ -87,6 +87,37 @@ def test_retry_ladder_distinct_reprompts_then_escalation(acme) -> None:
     assert t.context["failed_node"] == "main" and t.queue == "general"
 
 
+LADDER = """flow: l
+start: m
+settings: {retries: 3}
+nodes:
+  m:
+    menu:
+      prompt: Say sales or press 1.
+      no_input: ["Sorry, I didn't hear you.", "You can press 1 for sales, or 0 for a person."]
+      no_match: Sorry, that is not an option.
+      options:
+        - {key: "1", say: [sales], goto: b}
+  b:
+    hangup: B.
+"""
+
+
+def test_retry_ladder_escalates_one_text_per_attempt_and_the_last_repeats() -> None:
+    flow = load_flow_text(LADDER, "l.yaml").flow
+    _, outs = run(flow, NoInput(), DigitsReceived("7"), NoInput(), NoInput())
+    assert texts(outs[1]) == ["Sorry, I didn't hear you."]
+    assert texts(outs[2]) == ["Sorry, that is not an option."]
+    assert texts(outs[3]) == ["You can press 1 for sales, or 0 for a person."]   # second no-input: second text
+    assert isinstance(outs[4][-1], Transfer) and outs[4][-1].reason == "retries_exhausted"
+
+
+def test_retry_ladder_last_text_repeats() -> None:
+    flow = load_flow_text(LADDER.replace("retries: 3", "retries: 4"), "l.yaml").flow
+    _, outs = run(flow, NoInput(), NoInput(), NoInput())
+    assert texts(outs[3]) == ["You can press 1 for sales, or 0 for a person."]
+
+
 def test_retries_setting_is_honoured() -> None:
     flow = load_flow_text("flow: r\nstart: m\nsettings: {retries: 0}\nnodes:\n  m:\n    menu:\n"
                           "      prompt: P.\n      options:\n        - {key: \"1\", goto: b}\n  b:\n    hangup: B.\n",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,59 @@ def test_lint_finds_design_problems_json(tmp_path: Path) -> None:
     assert shadow["severity"] == "error" and shadow["line"] == 10
 
 
+HURTS_CALLERS = """\
+flow: hurts
+start: a
+settings: {retries: 0}
+nodes:
+  a:
+    say: Hello.
+    next: b
+  b:
+    branch:
+      cases:
+        - {when: {slot: x, exists: true}, goto: m}
+        - {when: {slot: y, exists: true}, goto: m2}
+      default: a
+  m:
+    ask:
+      slot: x
+      prompt: Enter x.
+  m2:
+    menu:
+      prompt: Press 1.
+      retries: 1
+      options:
+        - {key: "1", goto: quiet}
+  quiet:
+    hangup: ""
+"""
+
+
+def test_lint_finds_what_hurts_callers_that_validate_allows(tmp_path: Path) -> None:
+    """An ask with no next, retries 0, a loop with no input, and a silent hang-up: each found, each placed."""
+    f = tmp_path / "hurts.yaml"
+    f.write_text(HURTS_CALLERS)
+    assert run("validate", str(f)).returncode == 0      # it can run...
+    proc = run("lint", "--json", str(f))                 # ...but it hurts callers
+    assert proc.returncode == 1, proc.stderr
+    findings = {x["code"]: x for x in json.loads(proc.stdout)}
+    assert findings["ask-no-next"]["severity"] == "error" and findings["ask-no-next"]["line"] == 16
+    loop = findings["input-free-loop"]
+    assert loop["severity"] == "error" and "a -> b -> a" in loop["message"] and loop["line"] == 5
+    assert findings["no-retries"]["severity"] == "warning" and findings["no-retries"]["line"] == 3
+    assert "'m2'" not in json.dumps([x for x in json.loads(proc.stdout) if x["code"] == "no-retries"])
+    assert findings["no-goodbye"]["line"] == 24
+
+
+def test_lint_loop_through_a_menu_is_fine(tmp_path: Path) -> None:
+    f = tmp_path / "ok.yaml"
+    f.write_text("flow: ok\nstart: a\nnodes:\n  a:\n    say: Hi.\n    next: m\n  m:\n    menu:\n"
+                 "      prompt: Press 1 to hear it again.\n      options:\n        - {key: \"1\", goto: a}\n")
+    codes = {x["code"] for x in json.loads(run("lint", "--json", str(f)).stdout)}
+    assert "input-free-loop" not in codes and "ask-no-next" not in codes
+
+
 def test_lint_demo_flows_have_no_errors() -> None:
     proc = run("lint", "flows")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -67,6 +121,19 @@ def test_schema_validates_demo_flows_and_rejects_bad_ones() -> None:
         pass
     else:
         raise AssertionError("a node with two kinds must not validate")
+
+
+@pytest.mark.parametrize("kind", ["authenticate", "survey"])
+def test_schema_and_validate_agree_on_reserved_kinds(kind: str, tmp_path: Path) -> None:
+    """A kind validate refuses is one the schema (and so an editor) refuses too."""
+    text = f"flow: x\nstart: a\nnodes:\n  a:\n    {kind}: {{subject: caller}}\n"
+    schema = json.loads(run("schema").stdout)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(yaml.safe_load(text), schema)
+    f = tmp_path / "x.yaml"
+    f.write_text(text)
+    proc = run("validate", str(f))
+    assert proc.returncode == 1 and "reserved" in proc.stdout
 
 
 def test_usage_error_exits_2() -> None:

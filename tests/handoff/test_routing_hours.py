@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from ivr.engine import CallStarted, DigitsReceived, step
+from ivr.engine.hours import is_open, next_opening, spoken_opening
+from ivr.engine.routing import route
 from ivr.engine.state import CallState
 from ivr.errors import FlowError
 from ivr.flow.loader import load_flow, load_flow_text
 from ivr.flow.model import Hours
 from ivr.handoff import callbacks as cbs
-from ivr.engine.hours import is_open, next_opening, spoken_opening
-from ivr.engine.routing import route
 from tests.handoff.helpers import HELPDESK
 
 FLOW = load_flow(HELPDESK).flow
@@ -65,6 +66,39 @@ def test_slot_and_auth_conditions():
 
 LONDON = Hours(timezone="Europe/London", weekly={"mon": ["09:00-17:00"], "sat": ["10:00-12:00"]},
                holidays=["2026-12-28"])
+
+
+def test_called_number_and_entry_point_conditions():
+    text = HELPDESK.read_text().replace("routing:\n", "routing:\n"
+                                        "  - {name: cards-line, when: {called: ['+1 500-555-0007', '+15005550008']}, "
+                                        "queue: cards}\n"
+                                        "  - {name: web, when: {entry: [mortgage-web, loans-web]}, queue: sales}\n")
+    flow = load_flow_text(text, "x.yaml").flow
+    assert route(flow, state(called="+15005550007"), "general", "caller_request", 0.0).rule == "cards-line"
+    assert route(flow, state(called="+15005550009"), "general", "caller_request", 0.0).rule is None
+    r = route(flow, state(entry="loans-web"), "general", "caller_request", 0.0)
+    assert (r.queue, r.rule) == ("sales", "web")
+    assert route(flow, state(entry="other"), "general", "caller_request", 0.0).rule is None
+
+
+def test_branch_on_the_entry_point_reaches_the_specialist_without_menus():
+    bank = load_flow(Path(__file__).resolve().parents[2] / "flows" / "bank.yaml").flow
+    st, actions = step(bank, None, CallStarted("CA9", "+1555", "+15005550006", at=0.0, entry="mortgage-web"))
+    assert st.path == ["welcome", "entry_point", "mortgage", "mortgage_transfer"]
+    assert actions[-1].queue == "mortgages" and actions[-1].context["entry"] == "mortgage-web"
+    st, _ = step(bank, None, CallStarted("CA9", "+1555", "+15005550007", at=0.0))
+    assert st.path[-1] == "cards_transfer"
+    st, _ = step(bank, None, CallStarted("CA9", "+1555", "+15005550006", at=0.0))
+    assert st.node == "main"
+
+
+def test_call_condition_names_one_fact_and_entry_names_are_checked():
+    with pytest.raises(FlowError, match="exactly one of slot:, result: or call:"):
+        load_flow_text("flow: x\nstart: b\nnodes:\n  b:\n    branch:\n      cases:\n        - when: {call: entry, "
+                       "slot: a, equals: q}\n          goto: e\n      default: e\n  e:\n    hangup: Bye.\n", "x.yaml")
+    with pytest.raises(FlowError, match="call"):
+        load_flow_text("flow: x\nstart: b\nnodes:\n  b:\n    branch:\n      cases:\n        - when: {call: mood, "
+                       "equals: q}\n          goto: e\n      default: e\n  e:\n    hangup: Bye.\n", "x.yaml")
 
 
 def test_hours_are_local_and_respect_holidays():

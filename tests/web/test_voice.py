@@ -185,3 +185,35 @@ def test_create_app_accepts_environment_names(tmp_path, flows_dir) -> None:
     assert c.post("/voice?flow=acme", call_params(), sign=False).status_code == 403
     assert c.post("/voice?flow=acme", call_params()).status_code == 200
     parts(app).services.close()
+
+
+@pytest.mark.parametrize("how", ["query", "sip_header"])
+def test_entry_point_reaches_the_specialist_without_menus(app, how: str) -> None:
+    """?entry=NAME (a web page's call button) or the SIP header X-IVR-Entry: straight to mortgage advisers."""
+    c = SignedClient(app)
+    params = call_params(CallSid="CA" + "e" * 32, To="+15005550006")
+    if how == "query":
+        root = twiml(c.post("/voice?flow=bank&entry=mortgage-web", params))
+    else:
+        root = twiml(c.post("/voice?flow=bank", {**params, "SipHeader_X-IVR-Entry": "mortgage-web"}))
+    packet = task(root)
+    assert packet["queue"] == "mortgages" and packet["reason"] == "mortgage_enquiry"
+    assert packet["entry"] == "mortgage-web" and packet["path"] == ["welcome", "entry_point", "mortgage",
+                                                                    "mortgage_transfer"]
+    assert "adviser" in ET.tostring(root, encoding="unicode")
+
+
+def test_the_cards_line_number_routes_a_request_for_a_person_to_the_cards_team(app) -> None:
+    c = SignedClient(app)
+    params = call_params(CallSid="CA" + "f" * 32, To="+15005550007")
+    root = twiml(c.post("/voice", params))         # the number selects the bank flow, then its cards line
+    packet = task(root)
+    assert packet["queue"] == "cards" and packet["path"][-1] == "cards_transfer" and packet["called"] == "+15005550007"
+
+
+def test_an_entry_point_that_is_not_a_name_is_ignored(app) -> None:
+    c = SignedClient(app)
+    root = twiml(c.post("/voice?flow=bank&entry=" + "x" * 80, call_params(CallSid="CA" + "d" * 32)))
+    assert root.find("./Gather") is not None                          # the main menu, as for any caller
+    ctx = c.get(f"/api/calls/{'CA' + 'd' * 32}/context", headers={"Authorization": f"Bearer {API_TOKEN}"}).json
+    assert ctx["entry"] == "" and ctx["path"] == ["welcome", "entry_point", "main"]

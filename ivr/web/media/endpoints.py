@@ -131,14 +131,14 @@ def media_socket(ws: Any) -> None:
         pass
 
 
-def start_call(flow: Flow, call_sid: str, caller: str, called: str) -> Optional[str]:
+def start_call(flow: Flow, call_sid: str, caller: str, called: str, entry: str = "") -> Optional[str]:
     """The app's ``start_call``: speech flows run over a media stream; None leaves keypad flows to TwiML."""
     rt = app_state.media()
     if not flow.settings.speech or not rt.hears(flow.language):
         return None
     svc = rt.services
     quietly(lambda: rt.warm_flow(flow))  # new or hot-reloaded flows: queued, never waited for
-    turn = svc.driver.start(call_sid, caller, called, flow, key=request_key())
+    turn = svc.driver.start(call_sid, caller, called, flow, key=request_key(), entry=entry)
     if not isinstance(turn.last, A.Listen) or turn.state is None or turn.state.ended:
         return voice.render_turn(turn)
     return _connect(turn, call_sid)
@@ -202,12 +202,22 @@ def stats() -> Any:
     """Streams active/total, reply latency (end-of-turn decision to first reply audio) and the reply gap.
 
     The gap runs from the caller's last voiced frame, so it includes the
-    end-of-speech silence the caller waits through; ``?reset=1`` clears the figures.
+    end-of-speech silence the caller waits through. Reading never changes
+    them: ``POST /api/media/stats/reset`` clears them.
     """
+    if "reset" in request.args:
+        return jsonify({"error": "GET only reads the figures; clear them with POST /api/media/stats/reset"}), 400
+    return jsonify(app_state.media().stats())
+
+
+@bp.post("/api/media/stats/reset")
+@bearer_required
+def reset_stats() -> Any:
+    """Clear the figures (a benchmark between load levels); answers the figures as they were."""
     rt = app_state.media()
-    if request.args.get("reset"):
-        rt.reset_stats()
-    return jsonify(rt.stats())
+    before = rt.stats()
+    rt.reset_stats()
+    return jsonify(before)
 
 
 def install(app: Flask) -> MediaRuntime:

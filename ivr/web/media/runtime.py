@@ -252,7 +252,7 @@ class MediaRuntime:
                 "recognition_timeouts": self.timeouts}
 
     def reset_stats(self) -> None:
-        """Clear the latency figures and counters (``?reset=1``); stream counts stay."""
+        """Clear the latency figures and counters (``POST /api/media/stats/reset``); stream counts stay."""
         self.reply_ms.clear()
         self.reply_gap_ms.clear()
         self.reply_gap_early_ms.clear()
