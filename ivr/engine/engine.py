@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional
 
 from ..flow import templates
 from ..flow.model import Ask, Flow, Menu, Node
-from ..flow.phrases import agent_words, lang_prefix, number_words
+from ..flow.phrases import agent_words, number_words
 from . import actions as A
 from . import events as E
 from . import hours as _hours
@@ -510,8 +510,9 @@ def _closed_message(t: _Turn, queue: str) -> str:
         return hours.closed_message
     words = text(t.flow.language, "closed")
     nxt = _hours.next_opening(hours, t.at) if hours is not None else None
-    if nxt is not None and lang_prefix(t.flow.language) == "en":
-        words += " " + text(t.flow.language, "opens").replace("{when}", _hours.spoken_opening(nxt, t.at))
+    if nxt is not None:  # when they open, in the flow's language
+        words += " " + text(t.flow.language, "opens").replace(
+            "{when}", _hours.spoken_opening(nxt, t.at, t.flow.language))
     return words
 
 
