@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ivr.engine import texts
 from ivr.engine.engine import text as system_text
@@ -144,23 +145,28 @@ def _sample_days() -> list[tuple[dt.datetime, float]]:
             for d in range(7) for b in (0, 1, 3)]
 
 
+def _next_openings(hours: Any) -> Iterator[tuple[dt.datetime, float]]:
+    """Every next opening a caller can hear of, as (when it opens, when the caller calls) pairs.
+
+    The opening times come from the queue's weekly hours and the day is one of
+    today, tomorrow or a weekday, so the variants are few and are rendered like
+    any other prompt.
+    """
+    starts = {str(r).replace(" ", "").split("-")[0] for ranges in hours.weekly.values() for r in ranges}
+    for start in sorted(starts):
+        h, m = (int(x) for x in start.split(":"))
+        if h >= 24:
+            continue
+        for weekday in range(7):  # 2024-01-01 was a Monday
+            when = dt.datetime(2024, 1, 1 + weekday, h, m, tzinfo=dt.timezone.utc)
+            for days_before in (0, 1, 3):  # today, tomorrow, "on Monday"
+                yield when, (when - dt.timedelta(days=days_before)).timestamp()
+
+
 def opening_phrases(flow: Flow) -> list[str]:
     """How the next opening of each queue with hours is spoken ("at 9 AM tomorrow"), in the flow's language."""
-    out: list[str] = []
-    for queue in flow.queues.values():
-        hours = getattr(queue, "hours", None)
-        if hours is None:
-            continue
-        starts = {str(r).replace(" ", "").split("-")[0] for ranges in hours.weekly.values() for r in ranges}
-        for start in sorted(starts):
-            h, m = (int(x) for x in start.split(":"))
-            if h >= 24:
-                continue
-            for weekday in range(7):  # 2024-01-01 was a Monday
-                when = dt.datetime(2024, 1, 1 + weekday, h, m, tzinfo=dt.timezone.utc)
-                for days_before in (0, 1, 3):
-                    out.append(spoken_opening(when, (when - dt.timedelta(days=days_before)).timestamp(),
-                                              flow.language))
+    out = [spoken_opening(when, at, flow.language) for queue in flow.queues.values()
+           if getattr(queue, "hours", None) is not None for when, at in _next_openings(queue.hours)]
     return list(dict.fromkeys(out))
 
 
@@ -168,15 +174,12 @@ def closed_texts(flow: Flow) -> list[str]:
     """What callers hear when a queue with opening hours is closed, every variant.
 
     The engine says the queue's ``closed_message``, or its own "closed" phrase
-    plus, in English, when the queue opens next ("They open at 9 AM
-    tomorrow."). The opening times come from the queue's weekly hours and the
-    day is one of today, tomorrow or a weekday, so the variants are few and
-    are rendered like any other prompt.
+    plus when the queue opens next ("They open at 9 AM tomorrow."), in the
+    flow's language.
     """
-    import datetime as dt
-
     out: list[str] = []
     closed = system_text(flow.language, "closed")
+    opens = system_text(flow.language, "opens")
     for queue in flow.queues.values():
         hours = getattr(queue, "hours", None)
         if hours is None:
@@ -185,19 +188,8 @@ def closed_texts(flow: Flow) -> list[str]:
             out.append(hours.closed_message)
             continue
         out.append(closed)
-        if lang_prefix(flow.language) != "en":
-            continue
-        starts = {str(r).replace(" ", "").split("-")[0] for ranges in hours.weekly.values() for r in ranges}
-        for start in sorted(starts):
-            h, m = (int(x) for x in start.split(":"))
-            if h >= 24:
-                continue
-            for weekday in range(7):  # 2024-01-01 was a Monday
-                when = dt.datetime(2024, 1, 1 + weekday, h, m, tzinfo=dt.timezone.utc)
-                for days_before in (0, 1, 3):  # today, tomorrow, "on Monday"
-                    at = (when - dt.timedelta(days=days_before)).timestamp()
-                    opens = system_text(flow.language, "opens").replace("{when}", spoken_opening(when, at))
-                    out.append(f"{closed} {opens}")
+        out += [f"{closed} {opens.replace('{when}', spoken_opening(when, at, flow.language))}"
+                for when, at in _next_openings(hours)]
     return list(dict.fromkeys(out))
 
 
