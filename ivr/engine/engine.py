@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from ..flow import templates
 from ..flow.model import Ask, Flow, Menu, Node
-from ..flow.phrases import agent_words, lang_prefix, number_words
+from ..flow.phrases import agent_words, number_words
 from . import actions as A
 from . import events as E
 from . import hours as _hours
+from . import texts as _texts
 from .conditions import holds
 from .context import build_context, iso
 from .matching import grammar_for_menu, match_menu, spoken_digits, wants_agent, yes_no
@@ -30,39 +31,13 @@ from .state import MASK, CallState
 MAX_HOPS = 64
 """Nodes passed through in one step before the flow is judged to loop."""
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "no_input": "Sorry, I didn't hear anything.",
-        "no_match": "Sorry, I didn't catch that.",
-        "confirm": "Did you say {phrase}? Say yes or no. Or press 1 for yes, 2 for no.",
-        "escalate": "Let me get you to a person who can help. Please hold.",
-        "agent": "Sure, connecting you to a person. Please hold.",
-        "error": "Sorry, something went wrong on our side. Connecting you to a person.",
-        "closed": "Sorry, the team that can help is closed right now.",
-        "opens": "They open {when}.",
-    },
-    "it": {
-        "no_input": "Scusi, non ho sentito nulla.",
-        "no_match": "Scusi, non ho capito.",
-        "confirm": "Ha detto {phrase}? Dica sì o no. Oppure prema 1 per sì, 2 per no.",
-        "escalate": "La metto in contatto con un operatore. Resti in linea.",
-        "agent": "Certo, la metto in contatto con un operatore. Resti in linea.",
-        "error": "Scusi, si è verificato un problema. La metto in contatto con un operatore.",
-    },
-    "zh": {
-        "no_input": "对不起，我没有听到。",
-        "no_match": "对不起，我没有听懂。",
-        "confirm": "您是说{phrase}吗？请说是或不是，或按1表示是，按2表示不是。",
-        "escalate": "正在为您转接人工服务，请稍候。",
-        "agent": "好的，正在为您转接人工服务，请稍候。",
-        "error": "对不起，系统出现问题，正在为您转接人工服务。",
-    },
-}
+TEXTS: dict[str, Mapping[str, str]] = {lang: cat.texts for lang, cat in _texts.CATALOGUES.items()}
+"""System phrases by language prefix: a view of the one catalogue per language (:mod:`ivr.engine.texts`)."""
 
 
 def text(language: str, key: str) -> str:
     """A built-in system phrase in the flow's language (English if not translated)."""
-    return TEXTS.get(lang_prefix(language), TEXTS["en"]).get(key) or TEXTS["en"][key]
+    return _texts.text(language, key)
 
 
 class _Turn:
@@ -733,8 +708,9 @@ def _closed_message(t: _Turn, queue: str) -> str:
         return hours.closed_message
     words = text(t.flow.language, "closed")
     nxt = _hours.next_opening(hours, t.at) if hours is not None else None
-    if nxt is not None and lang_prefix(t.flow.language) == "en":
-        words += " " + text(t.flow.language, "opens").replace("{when}", _hours.spoken_opening(nxt, t.at))
+    if nxt is not None:  # when they open, in the flow's language
+        words += " " + text(t.flow.language, "opens").replace(
+            "{when}", _hours.spoken_opening(nxt, t.at, t.flow.language))
     return words
 
 

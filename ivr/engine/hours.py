@@ -11,6 +11,7 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 from ..flow.model import WEEKDAYS, Hours
+from . import texts as _texts
 
 
 def _minutes(hhmm: str) -> int:
@@ -57,10 +58,24 @@ def next_opening(hours: Optional[Hours], at: float, days: int = 14) -> Optional[
     return None
 
 
-def spoken_opening(when: datetime, at: float) -> str:
-    """"at 9 AM tomorrow", "at 9:30 AM on Monday": how a caller hears the next opening."""
+def spoken_opening(when: datetime, at: float, language: str = "en-US") -> str:
+    """"at 9 AM tomorrow", "domani alle 9:30": how a caller hears the next opening, in the flow's language.
+
+    The words come from the language's system phrases (:mod:`ivr.engine.texts`: ``opening``, ``clock_*``,
+    ``today``/``tomorrow``/``on_weekday``), so a new language needs no code here.
+    """
+    clock_values = {"hour": when.hour, "hour12": when.hour % 12 or 12, "minute": f"{when.minute:02d}",
+                    "ampm": "AM" if when.hour < 12 else "PM"}
+    clock = _texts.fill(language, "clock_minute" if when.minute else "clock_hour", **clock_values)
+    return _texts.fill(language, "opening", clock=clock, day=spoken_day(when, at, language))
+
+
+def spoken_day(when: datetime, at: float, language: str = "en-US") -> str:
+    """"today", "tomorrow" or "on Monday" for ``when`` as seen at ``at`` (in ``when``'s time zone)."""
     now = datetime.fromtimestamp(at, tz=when.tzinfo)
-    clock = when.strftime("%I:%M %p").lstrip("0").replace(":00 ", " ")
     delta = (when.date() - now.date()).days
-    day = "today" if delta == 0 else "tomorrow" if delta == 1 else f"on {when.strftime('%A')}"
-    return f"at {clock} {day}"
+    if delta == 0:
+        return _texts.fill(language, "today")
+    if delta == 1:
+        return _texts.fill(language, "tomorrow")
+    return _texts.fill(language, "on_weekday", weekday=_texts.fill(language, f"weekday_{when.weekday()}"))

@@ -5,7 +5,9 @@ module lists *what* it can ever speak, so that ``prompts build`` renders all
 of it ahead of time. System phrases (apologies, confirmations, escalation)
 come from the engine's own :data:`ivr.engine.engine.TEXTS` through
 :func:`ivr.engine.engine.text`, never copied, so a reworded apology is
-rendered by the next build.
+rendered by the next build. So do the queue, callback and voicemail
+dialogues' phrases (:func:`handoff_prompts`, from :mod:`ivr.engine.texts`):
+any call can end with a person, so every flow renders them in its language.
 
 Texts with ``{slot}`` fields cannot be rendered whole ahead of time; they
 become their static pieces plus the say-as vocabulary of the flow's language
@@ -15,19 +17,27 @@ call time (:mod:`ivr.prompts.assemble`).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from ivr.engine import texts
 from ivr.engine.engine import text as system_text
-from ivr.engine.hours import spoken_opening
+from ivr.engine.hours import spoken_day, spoken_opening
 from ivr.flow import templates
 from ivr.flow.model import Flow
 from ivr.flow.phrases import lang_prefix
 from ivr.prompts.assemble import pieces_for_build, static_specs
+from ivr.prompts.sayas import LANGUAGES as SAYAS_LANGUAGES
 from ivr.prompts.spec import PromptSpec
 
 #: System phrases a menu or ask node can lead to (escalations use the node id too).
 _ESCALATIONS = ("agent", "escalate", "error")
+
+HANDOFF_NODE = "_handoff"
+"""Where the handoff dialogues' phrases are spoken (no flow node: a node's recording never replaces them)."""
+HANDOFF_PART = "handoff"
 
 
 @dataclass(frozen=True)
@@ -99,22 +109,77 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
     add(flow.start, "escalate", system_text(lang, "error"))
     for words in closed_texts(flow):
         add(flow.start, "closed", words)
+    for words in handoff_prompts(flow):
+        add(HANDOFF_NODE, HANDOFF_PART, words)
     return out
+
+
+def handoff_prompts(flow: Flow) -> list[str]:
+    """Every phrase the queue, callback and voicemail dialogues can say to this flow's callers.
+
+    Whole phrases are listed as written; a phrase with values (a position, a
+    number read back) is a template, rendered as its static pieces plus the
+    say-as vocabulary, and the phrases that fill a ``{when}`` ("in the morning
+    tomorrow", "at 9 AM on Monday") are listed whole, so the promise and the
+    opening time are played from rendered audio too. Templates are left out in
+    a language without say-as rules (those phrases are spoken with ``<Say>``).
+    """
+    lang = flow.language
+    assembled = lang_prefix(lang) in SAYAS_LANGUAGES
+    out = [texts.text(lang, key) for key in texts.catalogue("en").texts if not texts.is_piece(key)]
+    if not assembled:
+        return list(dict.fromkeys(w for w in out if not templates.fields(w)))
+    days = dict.fromkeys(spoken_day(when, at, lang) for when, at in _sample_days())
+    out += [texts.fill(lang, "when_free"), texts.fill(lang, "when_soon")]
+    out += [texts.fill(lang, "when_window", window=texts.fill(lang, f"window_{w}"), day=day)
+            for w in ("morning", "afternoon", "evening") for day in days]
+    openings = opening_phrases(flow)
+    out += openings + [texts.fill(lang, "when_open", opening=o) for o in openings]
+    return list(dict.fromkeys(out))
+
+
+def _sample_days() -> list[tuple[dt.datetime, float]]:
+    """A time today, tomorrow and on each weekday after, as (when, at) pairs for :func:`spoken_day`."""
+    base = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc)  # a Monday
+    return [(base + dt.timedelta(days=d), (base - dt.timedelta(days=b)).timestamp())
+            for d in range(7) for b in (0, 1, 3)]
+
+
+def _next_openings(hours: Any) -> Iterator[tuple[dt.datetime, float]]:
+    """Every next opening a caller can hear of, as (when it opens, when the caller calls) pairs.
+
+    The opening times come from the queue's weekly hours and the day is one of
+    today, tomorrow or a weekday, so the variants are few and are rendered like
+    any other prompt.
+    """
+    starts = {str(r).replace(" ", "").split("-")[0] for ranges in hours.weekly.values() for r in ranges}
+    for start in sorted(starts):
+        h, m = (int(x) for x in start.split(":"))
+        if h >= 24:
+            continue
+        for weekday in range(7):  # 2024-01-01 was a Monday
+            when = dt.datetime(2024, 1, 1 + weekday, h, m, tzinfo=dt.timezone.utc)
+            for days_before in (0, 1, 3):  # today, tomorrow, "on Monday"
+                yield when, (when - dt.timedelta(days=days_before)).timestamp()
+
+
+def opening_phrases(flow: Flow) -> list[str]:
+    """How the next opening of each queue with hours is spoken ("at 9 AM tomorrow"), in the flow's language."""
+    out = [spoken_opening(when, at, flow.language) for queue in flow.queues.values()
+           if getattr(queue, "hours", None) is not None for when, at in _next_openings(queue.hours)]
+    return list(dict.fromkeys(out))
 
 
 def closed_texts(flow: Flow) -> list[str]:
     """What callers hear when a queue with opening hours is closed, every variant.
 
     The engine says the queue's ``closed_message``, or its own "closed" phrase
-    plus, in English, when the queue opens next ("They open at 9 AM
-    tomorrow."). The opening times come from the queue's weekly hours and the
-    day is one of today, tomorrow or a weekday, so the variants are few and
-    are rendered like any other prompt.
+    plus when the queue opens next ("They open at 9 AM tomorrow."), in the
+    flow's language.
     """
-    import datetime as dt
-
     out: list[str] = []
     closed = system_text(flow.language, "closed")
+    opens = system_text(flow.language, "opens")
     for queue in flow.queues.values():
         hours = getattr(queue, "hours", None)
         if hours is None:
@@ -123,19 +188,8 @@ def closed_texts(flow: Flow) -> list[str]:
             out.append(hours.closed_message)
             continue
         out.append(closed)
-        if lang_prefix(flow.language) != "en":
-            continue
-        starts = {str(r).replace(" ", "").split("-")[0] for ranges in hours.weekly.values() for r in ranges}
-        for start in sorted(starts):
-            h, m = (int(x) for x in start.split(":"))
-            if h >= 24:
-                continue
-            for weekday in range(7):  # 2024-01-01 was a Monday
-                when = dt.datetime(2024, 1, 1 + weekday, h, m, tzinfo=dt.timezone.utc)
-                for days_before in (0, 1, 3):  # today, tomorrow, "on Monday"
-                    at = (when - dt.timedelta(days=days_before)).timestamp()
-                    opens = system_text(flow.language, "opens").replace("{when}", spoken_opening(when, at))
-                    out.append(f"{closed} {opens}")
+        out += [f"{closed} {opens.replace('{when}', spoken_opening(when, at, flow.language))}"
+                for when, at in _next_openings(hours)]
     return list(dict.fromkeys(out))
 
 

@@ -66,6 +66,13 @@ class CallView:
             return {}
         return build_context(self.state, self.state.updated_at)
 
+    @property
+    def speaker(self) -> HT.Speaker:
+        """Speaks this call's system phrases in its flow's language, voice and rate (rendered audio first)."""
+        s = self.flow.settings if self.flow else None
+        return HT.Speaker(self.language, self.flow.flow if self.flow else "", s.voice if s else None,
+                          s.rate if s else None, app_state.parts().prompt_url)
+
     def int_param(self, name: str) -> Optional[int]:
         try:
             return int(self.params[name])
@@ -84,7 +91,11 @@ class CallView:
 
 
 def tries() -> int:
-    """The ``tries`` a dialogue step's URL carries (1 when absent or unusable)."""
+    """The ``tries`` a dialogue step's URL carries (1 when absent or unusable).
+
+    Every question of the dialogues carries it, in its ``<Gather action>`` and in the
+    ``<Redirect>`` after it, so wrong keys and silence both count towards the step's bound.
+    """
     try:
         return max(1, int(request.args.get("tries", "1")))
     except ValueError:
@@ -97,4 +108,8 @@ def on_error(exc: Exception) -> Response:
         return xml_response(HT.hold_music_only())
     if request.path.startswith(QUIET_PATHS):
         return xml_response(HT.empty())
-    return xml_response(twiml.apology("general"))
+    try:
+        language = CallView().language
+    except Exception:  # noqa: BLE001 - the view may be what failed; apologise in English then
+        language = "en-US"
+    return xml_response(twiml.apology("general", language))

@@ -17,7 +17,8 @@ from flask import Blueprint, Response, request
 
 from ..engine import actions as A
 from ..engine.context import build_context, history_entry, iso
-from ..engine.hours import local_time, spoken_opening
+from ..engine import texts
+from ..engine.hours import local_time, spoken_day, spoken_opening
 from ..engine.routing import Route
 from ..engine.state import CallState
 from ..flow.model import Flow
@@ -26,6 +27,7 @@ from ..handoff.dialer import Dialer
 from . import handoff_twiml as HT
 from . import app_state
 from .call_view import CallView, now, on_error, tries
+from .escape import escapable
 from .transfer import render_transfer
 from .twilio_request import install_error_handler, twilio_signed, xml_response
 from .twilio_request import params as twilio_params
@@ -33,108 +35,142 @@ from .twilio_request import params as twilio_params
 bp = Blueprint("handoff_callback", __name__, url_prefix="/voice/queue")
 
 
+CONFIRM_TRIES = 2
+"""Times the caller ID is offered (silence or a wrong key each count); then a message instead."""
+ENTER_TRIES = 3
+"""Times a number is asked for (silence, a short number or a "no" at the read-back each count)."""
+WINDOW_TRIES = 3
+"""Wrong keys at the window question before the first window (as soon as possible) is taken, as after silence."""
+
+
 @bp.post("/callback")
 @twilio_signed
+@escapable("/callback")
 def callback_start() -> Response:
     """Offer the number the caller called from (twice at most; then a message instead)."""
     v = CallView()
     n = tries()
-    if n > 2:
+    if n > CONFIRM_TRIES:
         return _message_instead(v)
     caller = cbs.usable_caller_id(v.caller_id())
     if caller is None:
-        return xml_response(HT.callback_enter(v.language))
-    return xml_response(HT.callback_confirm(caller, v.language, n))
+        return xml_response(HT.callback_enter(v.speaker))
+    return xml_response(HT.callback_confirm(caller, v.speaker, n))
 
 
 @bp.post("/callback/confirm")
 @twilio_signed
+@escapable("/callback")
 def callback_confirm() -> Response:
-    """1 keeps the caller ID as the number to call; 2 (or no usable caller ID) asks for another."""
+    """1 keeps the caller ID as the number to call; 2 (or no usable caller ID) asks for another.
+
+    A wrong key counts as a try, like silence: after :data:`CONFIRM_TRIES` the caller leaves a message.
+    """
     v = CallView()
     key = (v.params.get("Digits") or "")[:1]
     caller = cbs.usable_caller_id(v.caller_id())
     if key == "1" and caller:
         return _number_chosen(v, caller)
     if key == "2" or caller is None:
-        return xml_response(HT.callback_enter(v.language))
-    return xml_response(HT.callback_confirm(caller, v.language, tries()))
+        return xml_response(HT.callback_enter(v.speaker))
+    n = tries() + 1
+    if n > CONFIRM_TRIES:
+        return _message_instead(v)
+    return xml_response(HT.callback_confirm(caller, v.speaker, n))
 
 
 @bp.post("/callback/enter")
 @twilio_signed
+@escapable("/callback/enter")
 def callback_enter() -> Response:
     """Ask for the number again (three times at most; then a message instead)."""
     v = CallView()
     n = tries()
-    if n > 3:
+    if n > ENTER_TRIES:
         return _message_instead(v)
-    return xml_response(HT.callback_enter(v.language, n))
+    return xml_response(HT.callback_enter(v.speaker, n))
 
 
 @bp.post("/callback/typed")
 @twilio_signed
+@escapable("/callback/enter")
 def callback_typed() -> Response:
-    """A typed number: read it back, or ask again when it is not a full phone number."""
+    """A typed number: read it back, or ask again when it is not a full phone number (bounded by tries)."""
     v = CallView()
     number = cbs.normalize_number(v.params.get("Digits", ""), v.state.caller if v.state else "")
     if number is None:
-        return xml_response(HT.callback_enter(v.language, 2, "Sorry, that is not a full phone number."))
+        n = tries() + 1
+        if n > ENTER_TRIES:
+            return _message_instead(v)
+        return xml_response(HT.callback_enter(v.speaker, n, "callback_not_full"))
     v.data["callback_typed"] = number
     v.save()
-    return xml_response(HT.callback_readback(number, v.language))
+    return xml_response(HT.callback_readback(number, v.speaker, tries()))
 
 
 @bp.post("/callback/readback")
 @twilio_signed
+@escapable("/callback/enter")
 def callback_readback() -> Response:
-    """1 keeps the typed number; anything else asks for it again."""
+    """1 keeps the typed number; anything else asks for it again (a try more)."""
     v = CallView()
     key = (v.params.get("Digits") or "")[:1]
     typed = v.data.get("callback_typed")
     if key == "1" and typed:
         return _number_chosen(v, typed)
-    return xml_response(HT.callback_enter(v.language))
+    n = tries() + 1
+    if n > ENTER_TRIES:
+        return _message_instead(v)
+    return xml_response(HT.callback_enter(v.speaker, n))
 
 
 def _message_instead(v: CallView) -> Response:
     """Too many tries at the number: the caller leaves a message instead."""
-    return xml_response(HT.redirect("/voicemail", "Let's take a message instead.", v.language))
+    return xml_response(HT.redirect("/voicemail", v.speaker, "callback_message_instead"))
 
 
 def _number_chosen(v: CallView, number: str) -> Response:
     v.data["callback_number"] = number
     v.save()
-    return xml_response(HT.callback_window(v.language))
+    return xml_response(HT.callback_window(v.speaker))
 
 
-def when_words(window: cbs.Window, due: float, now_: float, hours: Any) -> str:
-    """The promise in words: "as soon as a person is free", "in the morning tomorrow"..."""
+def when_words(window: cbs.Window, due: float, now_: float, hours: Any, language: str = "en-US") -> str:
+    """The promise in words: "as soon as a person is free", "in the morning tomorrow"... in the flow's language."""
     if window.start is None:
         if due <= now_ + 60:
-            return "as soon as a person is free"
+            return texts.fill(language, "when_free")
         if hours is not None:
-            return "when we open, " + spoken_opening(local_time(hours, due), now_)
-        return "as soon as we can"
+            return texts.fill(language, "when_open",
+                              opening=spoken_opening(local_time(hours, due), now_, language))
+        return texts.fill(language, "when_soon")
     tz_due = local_time(hours, due) if hours is not None else datetime.fromtimestamp(due, tz=timezone.utc)
-    tz_now = local_time(hours, now_) if hours is not None else datetime.fromtimestamp(now_, tz=timezone.utc)
-    delta = (tz_due.date() - tz_now.date()).days
-    day = "today" if delta == 0 else "tomorrow" if delta == 1 else f"on {tz_due.strftime('%A')}"
-    return f"{window.spoken.split(',')[0]} {day}" if window.name != "asap" else window.spoken
+    return texts.fill(language, "when_window", window=texts.fill(language, f"window_{window.name}"),
+                      day=spoken_day(tz_due, now_, language))
 
 
 @bp.post("/callback/window")
 @twilio_signed
+@escapable("/callback/window")
 def callback_window() -> Response:
-    """The window's key: store the callback request, tell the CRM, and say when we will call."""
+    """The window's key: store the callback request, tell the CRM, and say when we will call.
+
+    Wrong keys count as tries (carried in the question's URLs); after :data:`WINDOW_TRIES` the first
+    window is taken, as after two silences, so the caller still leaves with a promise.
+    """
     v = CallView()
     number = v.data.get("callback_number")
     if not number:
         return xml_response(HT.redirect("/callback"))
     key = (v.params.get("Digits") or request.args.get("default") or "")[:1]
     window = cbs.window_for_key(key)
+    if window is None and key:
+        n = tries() + 1
+        if n <= WINDOW_TRIES:
+            return xml_response(HT.callback_window(v.speaker, n))
+        window = cbs.WINDOWS[0]
     if window is None:
-        return xml_response(HT.callback_window(v.language, tries()))
+        return xml_response(HT.callback_window(v.speaker, tries()))
     at = now()
     hours = v.spec.hours if v.spec else None
     due, end = cbs.due_window(window, hours, at)
@@ -144,9 +180,7 @@ def callback_window() -> Response:
     v.data["callback_id"] = record["id"]
     v.save("callback_requested", queue=v.queue_name, callback=record["id"], window=window.name, due_at=iso(due))
     handoff.on_record("callback", record)
-    words = (f"Thank you. We will call you back on {cbs.spoken_number(number)} "
-             f"{when_words(window, due, at, hours)}. Goodbye.")
-    return xml_response(HT.goodbye(words, v.language))
+    return xml_response(HT.callback_promise(number, when_words(window, due, at, hours, v.language), v.speaker))
 
 
 def callback_call(record: dict[str, Any], call_sid: str, at: float, flow: Optional[Flow]) -> CallState:
@@ -176,12 +210,15 @@ def callback_connect() -> Response:
     rid = request.args.get("id", "")
     record = app_state.handoff().records.get("callback", rid)
     if record is None:
-        return xml_response(HT.goodbye("Sorry, this call back is no longer needed. Goodbye."))
+        return xml_response(HT.goodbye(HT.Speaker(), "callback_gone"))
     svc, at = app_state.services(), now()
-    st = callback_call({**record, "id": rid}, twilio_params()["CallSid"], at, svc.flows.get(record["flow"]))
+    flow = svc.flows.get(record["flow"])
+    st = callback_call({**record, "id": rid}, twilio_params()["CallSid"], at, flow)
     svc.store.save(st, [A.RecordEvent("callback_answered", None, at, {"callback": rid})])
-    resp = HT.callback_connect("Hello, this is the call back you asked for. Please hold while we connect you "
-                               "to a person.", st.language)
+    s = flow.settings if flow else None
+    sp = HT.Speaker(st.language, record["flow"], s.voice if s else None, s.rate if s else None,
+                    app_state.parts().prompt_url)
+    resp = HT.callback_connect(sp)
     render_transfer(resp, A.Transfer(record["queue"], "callback", build_context(st, at)))
     return xml_response(str(resp))
 

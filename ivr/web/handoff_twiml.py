@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 from urllib.parse import quote, urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ..engine import actions as A
+from ..engine import texts
+from ..flow import templates
 from ..flow.model import Queue
-from ..handoff.callbacks import WINDOWS, spoken_number
-from .twiml import say_language
+from ..flow.phrases import lang_prefix
+from ..handoff.callbacks import spoken_number
+from ..prompts.catalog import HANDOFF_NODE, HANDOFF_PART
+from ..prompts.sayas import LANGUAGES as SAYAS_LANGUAGES
+from .twiml import PromptUrl, add_prompt, say_language
 
 BASE = "/voice/queue"
 DEFAULT_HOLD_AUDIO = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 """Twilio's own public hold music (the default classical wait playlist uses these files)."""
 SIP_HEADER_MAX = 120
-CALLBACK_WORDS = ("callback", "call back", "call me back", "call me")
-VOICEMAIL_WORDS = ("voicemail", "voice mail", "message", "leave a message")
+ESCAPE_KEY = "0"
+"""The agent key: it reaches a person from every dialogue here (:mod:`ivr.web.escape`)."""
 
 
 def _q(path: str, **params: Any) -> str:
@@ -33,14 +39,55 @@ def _q(path: str, **params: Any) -> str:
     return f"{BASE}{path}" + (f"?{urlencode(clean)}" if clean else "")
 
 
+def audio_digits(number: str) -> str:
+    """A phone number as rendered audio reads it: digit by digit, a pause between the groups."""
+    return spoken_number(number).replace(",", " ")
+
+
 class Speaker:
-    """Adds ``<Say>`` in one language."""
+    """Speaks the system phrases of one call's flow: ``<Play>`` of rendered audio, else ``<Say>``.
 
-    def __init__(self, language: str = "en-US") -> None:
-        self.language = say_language(language)
+    Why a Play: the dialogues' phrases are rendered ahead of time like every
+    other prompt (:func:`ivr.prompts.catalog.flow_prompts` lists them for the
+    flow's language, voice and rate), so the caller hears the flow's voice; a
+    phrase with runtime values (a position, minutes, a number read back) is
+    assembled from rendered pieces by the prompt resolver. ``<Say>`` is used
+    only when no audio is found (``prompt_url`` missing or answering None).
 
-    def say(self, parent: VoiceResponse | Gather, words: str) -> None:
-        parent.say(words, language=self.language)
+    Args:
+        language: the flow's language (``it-IT``).
+        flow, voice, rate: the flow's id and TTS settings (the audio is looked up by them).
+        prompt_url: the app's prompt audio lookup (:data:`ivr.web.twiml.PromptUrl`).
+    """
+
+    def __init__(self, language: str = "en-US", flow: str = "", voice: Optional[str] = None,
+                 rate: Optional[int] = None, prompt_url: Optional[PromptUrl] = None) -> None:
+        self.language = language or "en-US"
+        self.flow, self.voice, self.rate, self.prompt_url = flow, voice, rate, prompt_url
+
+    def play_of(self, key: str, audio: Optional[dict[str, Any]] = None, **values: Any) -> A.Play:
+        """The :class:`~ivr.engine.actions.Play` of phrase ``key`` with ``values`` filled in.
+
+        Args:
+            audio: values for the rendered pieces where they differ from the words
+                (a number read back: its digits); default ``values``.
+        """
+        template = texts.text(self.language, key)
+        words = texts.fill(self.language, key, **values)
+        assembled = bool(templates.fields(template)) and lang_prefix(self.language) in SAYAS_LANGUAGES
+        pieces = {**values, **(audio or {})}
+        return A.Play(words, HANDOFF_NODE, HANDOFF_PART, self.language, True, flow=self.flow, voice=self.voice,
+                      rate=self.rate, template=template if assembled else None,
+                      values=tuple(pieces.items()) if assembled else ())
+
+    def say(self, parent: VoiceResponse | Gather, key: str, audio: Optional[dict[str, Any]] = None,
+            **values: Any) -> None:
+        """Append phrase ``key``: its rendered audio, else ``<Say>`` in the flow's language."""
+        add_prompt(parent, self.play_of(key, audio, **values), self.prompt_url)
+
+    def say_text(self, parent: VoiceResponse | Gather, words: str, language: Optional[str] = None) -> None:
+        """Append words that are no system phrase (a queue's own closed message, the agent summary)."""
+        parent.say(words, language=say_language(language or self.language))
 
 
 # -- targets ------------------------------------------------------------------
@@ -127,98 +174,119 @@ def render_target(resp: VoiceResponse, transfer: A.Transfer, spec: Optional[Queu
         dial.number(target.number, **number_kwargs)
 
 
-def whisper(summary_text: str, language: str = "en-US") -> str:
-    """What the agent hears before the caller is connected: the one-sentence summary."""
+def whisper(summary_text: str) -> str:
+    """What the agent hears before the caller is connected: the one-sentence summary.
+
+    The summary (:func:`ivr.engine.summary.summary`) is written in English for
+    agents, so it is spoken in English whatever the caller's language.
+    """
     resp = VoiceResponse()
-    Speaker(language).say(resp, summary_text)
+    resp.say(summary_text, language="en-US")
     return str(resp)
 
 
-def ask_keys(words: str, language: str, action: str, no_input: str, *, timeout: int = 5,
-             finish_on_key: Optional[str] = None) -> str:
-    """One question answered by keys: a ``<Gather>`` saying ``words``, then ``<Redirect>`` to ``no_input``.
+def whisper_unknown(sp: Speaker) -> str:
+    """The whisper when the call's story is not known."""
+    resp = VoiceResponse()
+    sp.say(resp, "whisper_unknown")
+    return str(resp)
 
-    One key unless ``finish_on_key`` ends a longer entry. Keys only: spoken
-    choices are heard by our own recogniser, never Twilio's cloud speech.
+
+@dataclass(frozen=True)
+class Phrase:
+    """A system phrase to speak: its key, the values of its fields, and the values its audio reads."""
+
+    key: str
+    values: tuple[tuple[str, Any], ...] = ()
+    audio: tuple[tuple[str, Any], ...] = ()
+
+    def speak(self, sp: Speaker, parent: VoiceResponse | Gather) -> None:
+        sp.say(parent, self.key, dict(self.audio) or None, **dict(self.values))
+
+
+def phrase(key: str, audio: Optional[dict[str, Any]] = None, **values: Any) -> Phrase:
+    """A :class:`Phrase` (``audio``: values for the rendered pieces, e.g. a number's digits)."""
+    return Phrase(key, tuple(values.items()), tuple((audio or {}).items()))
+
+
+def ask_keys(sp: Speaker, phrases: Sequence[Phrase], action: str, no_input: str, *, timeout: int = 5,
+             finish_on_key: Optional[str] = None) -> str:
+    """One question answered by keys: a ``<Gather>`` speaking ``phrases``, then ``<Redirect>`` to ``no_input``.
+
+    One key unless ``finish_on_key`` ends a longer entry; the agent key 0 is
+    one of the keys (a lone 0 reaches a person, :mod:`ivr.web.escape`). Keys
+    only: spoken choices are heard by our own recogniser, never Twilio's cloud speech.
     """
     resp = VoiceResponse()
-    resp.append(_keys_gather(words, language, action, timeout=timeout, finish_on_key=finish_on_key))
+    gather = _keys_gather(action, timeout=timeout, finish_on_key=finish_on_key)
+    for p in phrases:
+        p.speak(sp, gather)
+    resp.append(gather)
     resp.redirect(no_input, method="POST")
     return str(resp)
 
 
-def _keys_gather(words: Optional[str], language: str, action: str, *, timeout: int,
-                 finish_on_key: Optional[str] = None) -> Gather:
+def _keys_gather(action: str, *, timeout: int, finish_on_key: Optional[str] = None) -> Gather:
     length: dict[str, Any] = {"finish_on_key": finish_on_key} if finish_on_key else {"num_digits": 1}
-    gather = Gather(input="dtmf", **length, action=action, method="POST", timeout=timeout,
-                    action_on_empty_result=False)
-    if words:
-        Speaker(language).say(gather, words)
-    return gather
+    return Gather(input="dtmf", **length, action=action, method="POST", timeout=timeout,
+                  action_on_empty_result=False)
 
 
 # -- the wait loop -------------------------------------------------------------
 
-def position_words(position: Optional[int]) -> Optional[str]:
+def position_phrase(position: Optional[int]) -> Optional[Phrase]:
     if position is None or position < 1:
         return None
-    return "You are next in line." if position == 1 else f"You are number {position} in line."
+    return phrase("queue_next") if position == 1 else phrase("queue_position", position=position)
 
 
-def wait_words(avg_seconds: Optional[int], position: Optional[int]) -> Optional[str]:
+def wait_phrase(avg_seconds: Optional[int]) -> Optional[Phrase]:
     """Expected wait from Twilio's AvgQueueTime (rounded up to whole minutes)."""
     if avg_seconds is None or avg_seconds <= 0:
         return None
     minutes = math.ceil(avg_seconds / 60)
     if minutes <= 1:
-        return "Your expected wait is less than a minute." if avg_seconds < 60 else \
-            "Your expected wait is about a minute."
-    return f"Your expected wait is about {minutes} minutes."
+        return phrase("wait_under_minute") if avg_seconds < 60 else phrase("wait_minute")
+    return phrase("wait_minutes", minutes=minutes)
 
 
-def options_words(spec: Optional[Queue], speech: bool) -> Optional[str]:
+def options_phrase(spec: Optional[Queue], speech: bool) -> Optional[Phrase]:
+    """How to leave the line: one phrase per combination, so each is rendered whole."""
     callback = spec is None or spec.offer_callback
     voicemail = spec is None or spec.offer_voicemail
-    parts = []
     if callback:
-        parts.append("To have us call you back instead, press 1" + (" or say callback." if speech else "."))
-    if voicemail:
-        parts.append("To leave a message, press 2.")
-    if not parts:
-        return None
-    return " ".join(parts) + " Or stay on the line."
+        key = "wait_options" if voicemail else "wait_options_callback"
+        return phrase(key + ("_speech" if speech else ""))
+    return phrase("wait_options_voicemail") if voicemail else None
 
 
 def wait_loop(position: Optional[int], avg_seconds: Optional[int], spec: Optional[Queue], *,
-              speech: bool = False, language: str = "en-US", announce: bool = True) -> str:
+              speech: bool = False, sp: Optional[Speaker] = None, announce: bool = True) -> str:
     """The waitUrl document: position, expected wait, choices, hold audio; then again.
 
     ``speech``: the call's queue stream listens (see :mod:`ivr.web.queue_speech`), so the
     prompt also offers "say callback"; the ``<Gather>`` itself takes keys only.
     """
+    sp = sp or Speaker()
     resp = VoiceResponse()
-    sp = Speaker(language)
-    offered = options_words(spec, speech)
     # Keys only: spoken choices are heard by our own recogniser on the call's queue media stream
     # (``speech`` only changes the words), never by Twilio's cloud speech.
-    gather = _keys_gather(None, language, _q("/wait/input"), timeout=1)
-    if announce:
-        for words in (position_words(position), wait_words(avg_seconds, position)):
-            if words:
-                sp.say(gather, words)
-    if offered:
-        sp.say(gather, offered)
+    gather = _keys_gather(_q("/wait/input"), timeout=1)
+    said = [position_phrase(position), wait_phrase(avg_seconds)] if announce else []
+    for p in (*said, options_phrase(spec, speech)):
+        if p is not None:
+            p.speak(sp, gather)
     gather.play((spec.hold_audio if spec and spec.hold_audio else None) or DEFAULT_HOLD_AUDIO)
     resp.append(gather)
     resp.redirect(_q("/wait"), method="POST")
     return str(resp)
 
 
-def still_waiting(language: str = "en-US", words: Optional[str] = None) -> str:
+def still_waiting(sp: Optional[Speaker] = None, key: Optional[str] = None) -> str:
     """Back to the wait loop (after an unknown key, or the agent escape: they are in line already)."""
     resp = VoiceResponse()
-    if words:
-        Speaker(language).say(resp, words)
+    if key and sp is not None:
+        sp.say(resp, key)
     resp.redirect(_q("/wait"), method="POST")
     return str(resp)
 
@@ -240,26 +308,26 @@ def hold_music_only(spec: Optional[Queue] = None) -> str:
 
 # -- leaving: choose callback or voicemail ---------------------------------------
 
-def leave_menu(words: str, spec: Optional[Queue], language: str = "en-US") -> str:
-    """After a failed connection or a full queue: offer a callback or a message."""
-    choices = []
-    if spec is None or spec.offer_callback:
-        choices.append("To have us call you back, press 1.")
-    choices.append("To leave a message, press 2.")
-    return ask_keys(f"{words} {' '.join(choices)}".strip(), language, _q("/leave"), _q("/voicemail"))
+def leave_menu(reason_key: Optional[str], spec: Optional[Queue], sp: Speaker) -> str:
+    """After a failed connection or a full queue: offer a callback or a message (0: a person)."""
+    options = phrase("leave_options" if spec is None or spec.offer_callback else "leave_options_voicemail")
+    phrases = [phrase(reason_key), options] if reason_key else [options]
+    return ask_keys(sp, phrases, _q("/leave"), _q("/voicemail"))
 
 
-def goodbye(words: str, language: str = "en-US") -> str:
+def goodbye(sp: Speaker, key: str, **values: Any) -> str:
+    """Phrase ``key``, then hang up."""
     resp = VoiceResponse()
-    Speaker(language).say(resp, words)
+    sp.say(resp, key, **values)
     resp.hangup()
     return str(resp)
 
 
-def redirect(path: str, words: Optional[str] = None, language: str = "en-US", **params: Any) -> str:
+def redirect(path: str, sp: Optional[Speaker] = None, key: Optional[str] = None, **params: Any) -> str:
+    """Phrase ``key`` (if any), then go on at ``path`` of the dialogues."""
     resp = VoiceResponse()
-    if words:
-        Speaker(language).say(resp, words)
+    if key and sp is not None:
+        sp.say(resp, key)
     resp.redirect(_q(path, **params), method="POST")
     return str(resp)
 
@@ -268,52 +336,86 @@ def empty() -> str:
     return str(VoiceResponse())
 
 
+# -- a person, from any dialogue ---------------------------------------------------
+
+def to_person(sp: Speaker) -> VoiceResponse:
+    """"Connecting you to a person" (the queue's target is appended by the caller, as for any transfer)."""
+    resp = VoiceResponse()
+    sp.say(resp, "agent")
+    return resp
+
+
+def closed_then(sp: Speaker, closed_message: Optional[str], opening: Optional[str], ask_again: str) -> str:
+    """The team is closed: say so (and when it opens), then ask the dialogue's question again."""
+    resp = VoiceResponse()
+    if closed_message:
+        sp.say_text(resp, closed_message)
+    else:
+        sp.say(resp, "closed")
+        if opening:
+            sp.say(resp, "opens", when=opening)
+    resp.redirect(ask_again, method="POST")
+    return str(resp)
+
+
 # -- callback dialogue -----------------------------------------------------------
 
-def callback_confirm(number: str, language: str = "en-US", tries: int = 1) -> str:
-    """Offer the caller ID as the number to call back (1 yes, 2 another)."""
-    return ask_keys(f"We can call you back on {spoken_number(number)}. Press 1 to use this number, or 2 to "
-                    "enter a different one.", language, _q("/callback/confirm"), _q("/callback", tries=tries + 1))
+def number_phrase(key: str, number: str) -> Phrase:
+    """A phrase that reads a phone number back: grouped words for ``<Say>``, digits for the audio."""
+    return phrase(key, {"number": audio_digits(number)}, number=spoken_number(number))
 
 
-def callback_enter(language: str = "en-US", tries: int = 1, words: Optional[str] = None) -> str:
+def callback_confirm(number: str, sp: Speaker, tries: int = 1) -> str:
+    """Offer the caller ID as the number to call back (1 yes, 2 another); ``tries`` travels with the answer."""
+    return ask_keys(sp, [number_phrase("callback_confirm", number)], _q("/callback/confirm", tries=tries),
+                    _q("/callback", tries=tries + 1))
+
+
+def callback_enter(sp: Speaker, tries: int = 1, reason_key: Optional[str] = None) -> str:
     """Ask for the number to call back, ended by ``#``."""
-    text = "Please enter the number we should call, with the area code, then press the pound key."
-    return ask_keys(f"{words} {text}" if words else text, language, _q("/callback/typed"),
-                    _q("/callback/enter", tries=tries + 1), timeout=10, finish_on_key="#")
+    phrases = [phrase(reason_key), phrase("callback_enter")] if reason_key else [phrase("callback_enter")]
+    return ask_keys(sp, phrases, _q("/callback/typed", tries=tries), _q("/callback/enter", tries=tries + 1),
+                    timeout=10, finish_on_key="#")
 
 
-def callback_readback(number: str, language: str = "en-US") -> str:
+def callback_readback(number: str, sp: Speaker, tries: int = 1) -> str:
     """Read the typed number back (1 right, 2 again)."""
-    return ask_keys(f"You entered {spoken_number(number)}. Press 1 if that is right, or 2 to enter it again.",
-                    language, _q("/callback/readback"), _q("/callback/enter", tries=1))
+    return ask_keys(sp, [number_phrase("callback_readback", number)], _q("/callback/readback", tries=tries),
+                    _q("/callback/enter", tries=tries + 1))
 
 
-def callback_window(language: str = "en-US", tries: int = 1) -> str:
+def callback_window(sp: Speaker, tries: int = 1) -> str:
     """When to call back: one key per window (after two silences, the first window)."""
-    words = "When should we call you? " + " ".join(f"For {w.spoken}, press {w.key}." for w in WINDOWS)
-    return ask_keys(words, language, _q("/callback/window"),
+    return ask_keys(sp, [phrase("callback_windows")], _q("/callback/window", tries=tries),
                     _q("/callback/window", tries=tries + 1, default="1" if tries >= 2 else None))
 
 
-def callback_connect(words: str, language: str = "en-US") -> VoiceResponse:
+def callback_promise(number: str, when: str, sp: Speaker) -> str:
+    """The promise in words ("... on 5 5 5, 1 2 3, 0 0 0 0 in the afternoon today"), then hang up."""
+    resp = VoiceResponse()
+    sp.say(resp, "callback_promise", {"number": audio_digits(number)}, number=spoken_number(number), when=when)
+    resp.hangup()
+    return str(resp)
+
+
+def callback_connect(sp: Speaker) -> VoiceResponse:
     """Start of an outbound callback the customer answered (the target is appended by the caller)."""
     resp = VoiceResponse()
-    Speaker(language).say(resp, words)
+    sp.say(resp, "callback_hello")
     return resp
 
 
 # -- voicemail -------------------------------------------------------------------
 
-def voicemail(max_seconds: int, language: str = "en-US", words: Optional[str] = None) -> str:
+def voicemail(max_seconds: int, sp: Speaker) -> str:
+    """The prompt and the ``<Record>``: ``#`` ends the message, ``0`` ends it to reach a person."""
     resp = VoiceResponse()
-    sp = Speaker(language)
-    sp.say(resp, words or "Please leave your message after the tone. Press the pound key when you have finished.")
-    resp.record(max_length=max_seconds, finish_on_key="#", play_beep=True, timeout=5, trim="trim-silence",
-                action=_q("/voicemail/done"), method="POST",
+    sp.say(resp, "voicemail_prompt")
+    resp.record(max_length=max_seconds, finish_on_key="#" + ESCAPE_KEY, play_beep=True, timeout=5,
+                trim="trim-silence", action=_q("/voicemail/done"), method="POST",
                 recording_status_callback=_q("/voicemail/recorded"), recording_status_callback_method="POST",
                 recording_status_callback_event="completed")
     # No audio recorded: Twilio skips the action and continues here.
-    sp.say(resp, "We did not get a message. Goodbye.")
+    sp.say(resp, "voicemail_none")
     resp.hangup()
     return str(resp)

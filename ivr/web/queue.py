@@ -9,50 +9,26 @@
 
 Callers stay in control here (DESIGN.md): 1 or "callback" asks for a call
 back, 2 or "message" leaves a message, 0 or "agent" keeps their place.
-:func:`leave_choice` is that rule, shared with the spoken-choice listener
-(:mod:`ivr.web.queue_speech`).
+:func:`leave_choice` is that rule (:mod:`ivr.web.queue_choice`), shared with
+the spoken-choice listener (:mod:`ivr.web.queue_speech`). Out of the line, in
+the leave menu, 0 goes back to a person (:mod:`ivr.web.escape`).
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
-
 from flask import Blueprint, Response, request
 
-from ..engine.matching import wants_agent
 from ..engine.summary import summary
-from ..flow.phrases import contains_phrase, normalize
 from . import handoff_twiml as HT
 from . import app_state
 from .call_view import CallView, now, on_error
+from .escape import escapable
+from .queue_choice import LEAVE_KEYS, leave_choice
 from .twilio_request import install_error_handler, twilio_signed, xml_response
 
+__all__ = ["LEAVE_KEYS", "bp", "leave_choice"]
+
 bp = Blueprint("handoff_voice", __name__, url_prefix="/voice/queue")
-
-LEAVE_KEYS = {"1": "callback", "2": "voicemail", "0": "agent"}
-
-
-def leave_choice(digits: Optional[str], speech: Optional[str], language: str,
-                 extra_agent: Sequence[str] = ()) -> Optional[str]:
-    """What a waiting caller chose: ``callback``, ``voicemail``, ``agent`` (stay in line) or None.
-
-    Args:
-        digits: keys pressed (the first one counts).
-        speech: words heard (the agent words first, so "agent" is never taken for a leave phrase).
-        language: the call's language, for the agent words.
-        extra_agent: the flow's own agent words.
-    """
-    if digits:
-        return LEAVE_KEYS.get(digits[:1])
-    if speech:
-        if wants_agent(speech, language, tuple(extra_agent)):
-            return "agent"
-        text = normalize(speech)
-        if any(contains_phrase(text, normalize(w)) for w in HT.CALLBACK_WORDS):
-            return "callback"
-        if any(contains_phrase(text, normalize(w)) for w in HT.VOICEMAIL_WORDS):
-            return "voicemail"
-    return None
 
 
 @bp.post("/wait")
@@ -67,16 +43,19 @@ def wait() -> Response:
     # Keys here; spoken choices are heard on the call's own queue stream (ivr.web.queue_speech), never by
     # Twilio's cloud speech. ``queue_speech`` only adds "or say callback" to the prompt.
     return xml_response(HT.wait_loop(position, avg, v.spec, speech=app_state.parts().queue_speech,
-                                     language=v.language))
+                                     sp=v.speaker))
 
 
 @bp.post("/wait/input")
 @twilio_signed
 def wait_input() -> Response:
-    """A key (or words) while waiting: 1/"callback" or 2/"message" leave the queue; 0/"agent" stays."""
+    """A key while waiting: 1 (a call back) or 2 (a message) leave the queue; 0 (a person) keeps the place.
+
+    Keys only: the wait loop's ``<Gather>`` is DTMF, so Twilio never sends words here; spoken choices
+    are heard on the call's queue stream (:mod:`ivr.web.queue_speech`) and lead to the same places.
+    """
     v = CallView()
-    extra = tuple(v.flow.settings.agent_words) if v.flow else ()
-    choice = leave_choice(v.params.get("Digits"), v.params.get("SpeechResult"), v.language, extra)
+    choice = leave_choice(v.params.get("Digits"), None, v.language)
     spec = v.spec
     if choice == "callback" and (spec is None or spec.offer_callback) or \
             choice == "voicemail" and (spec is None or spec.offer_voicemail):
@@ -84,9 +63,8 @@ def wait_input() -> Response:
         v.save("queue_leave_requested", queue=v.queue_name, choice=choice)
         return xml_response(HT.leave_queue())
     if choice == "agent":
-        return xml_response(HT.still_waiting(v.language, "You are already in line for a person. "
-                                                         "Please stay on the line; we will be with you shortly."))
-    return xml_response(HT.still_waiting(v.language))
+        return xml_response(HT.still_waiting(v.speaker, "already_in_line"))
+    return xml_response(HT.still_waiting())
 
 
 @bp.post("/done")
@@ -103,10 +81,10 @@ def done() -> Response:
         target = "/callback" if v.data.get("leave") == "callback" else "/voicemail"
         return xml_response(HT.redirect(target))
     if result == "bridged":
-        return xml_response(HT.goodbye("Thank you for calling. Goodbye.", v.language))
+        return xml_response(HT.goodbye(v.speaker, "goodbye"))
     if result in ("hangup", "redirected", "bridging-in-progress"):
         return xml_response(HT.empty())
-    return xml_response(HT.leave_menu("Sorry, we cannot hold your place in line right now.", v.spec, v.language))
+    return xml_response(HT.leave_menu("queue_failed", v.spec, v.speaker))
 
 
 @bp.post("/dialed")
@@ -117,21 +95,28 @@ def dialed() -> Response:
     status = v.params.get("DialCallStatus", "")
     v.save("dial_result", queue=v.queue_name, status=status, duration=v.int_param("DialCallDuration"))
     if status in ("completed", "answered"):
-        return xml_response(HT.goodbye("Thank you for calling. Goodbye.", v.language))
-    return xml_response(HT.leave_menu("Sorry, nobody could take your call right now.", v.spec, v.language))
+        return xml_response(HT.goodbye(v.speaker, "goodbye"))
+    return xml_response(HT.leave_menu("nobody_answered", v.spec, v.speaker))
 
 
 @bp.post("/leave")
 @twilio_signed
+@escapable("/leave")
 def leave() -> Response:
-    """The leave menu's key: 1 a callback (when the queue offers it), 2 a message, else the menu again."""
+    """The leave menu's key: 1 a callback (when the queue offers it), 2 a message, 0 a person, else the menu again.
+
+    Without ``Digits`` (a redirect, never the menu's ``<Gather>``, which sends none when empty) it asks
+    the menu without an apology.
+    """
     v = CallView()
+    if "Digits" not in v.params:
+        return xml_response(HT.leave_menu(None, v.spec, v.speaker))
     key = (v.params.get("Digits") or "")[:1]
     if key == "1" and (v.spec is None or v.spec.offer_callback):
         return xml_response(HT.redirect("/callback"))
     if key == "2":
         return xml_response(HT.redirect("/voicemail"))
-    return xml_response(HT.leave_menu("Sorry, I didn't catch that.", v.spec, v.language))
+    return xml_response(HT.leave_menu("no_match", v.spec, v.speaker))
 
 
 @bp.post("/whisper")
@@ -141,8 +126,8 @@ def whisper() -> Response:
     call_id = request.args.get("call", "")
     ctx = app_state.services().store.context(call_id) if call_id else None
     if not ctx:
-        return xml_response(HT.whisper("Incoming call from the IVR."))
-    return xml_response(HT.whisper(ctx.get("summary") or summary(ctx), ctx.get("language") or "en-US"))
+        return xml_response(HT.whisper_unknown(HT.Speaker()))
+    return xml_response(HT.whisper(ctx.get("summary") or summary(ctx)))
 
 
 install_error_handler(bp, on_error)

@@ -37,9 +37,8 @@ from ..speech import mediastreams as MS
 from ..speech.codec import ulaw_to_pcm16
 from ..speech.pipeline import ListenPipeline
 from ..speech.vad import EndpointDetector, VadConfig
-from . import handoff_twiml as HT
 from . import app_state
-from .queue import leave_choice
+from .queue_choice import callback_words, leave_choice, voicemail_words
 from .stream_twiml import QUEUE_PURPOSE, add_queue_stream
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ def add_stream(resp: VoiceResponse, call_sid: str) -> None:
 
 def phrases(language: str, extra_agent: tuple = ()) -> tuple[str, ...]:
     """What the queue listener's grammar holds: the leave phrases and the agent words."""
-    return tuple(HT.CALLBACK_WORDS) + tuple(HT.VOICEMAIL_WORDS) + tuple(agent_words(language, extra_agent))
+    return callback_words(language) + voicemail_words(language) + tuple(agent_words(language, extra_agent))
 
 
 class QueueListener:

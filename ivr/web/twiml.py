@@ -21,6 +21,7 @@ from urllib.parse import quote
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ..engine import actions as A
+from ..engine import texts
 from .barge_in import split_turn
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,7 @@ def gather_for(listen: A.Listen, base: str, turn: Optional[int] = None) -> Gathe
 def apology(queue: str, language: str = "en-US", base: str = "/voice") -> str:
     """Last-resort TwiML when even the driver's fallback failed: apologise, hand to a person."""
     resp = VoiceResponse()
-    resp.say("Sorry, something went wrong on our side. Connecting you to a person.",
-             language=say_language(language))
+    resp.say(texts.fill(language, "error"), language=say_language(language))
     enq = resp.enqueue(wait_url=f"{base}/queue/wait", wait_url_method="POST")
     enq.task(json.dumps({"queue": queue, "reason": "system_error"}))
     return str(resp)

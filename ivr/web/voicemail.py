@@ -3,7 +3,9 @@
 ``/voicemail`` plays the prompt and the ``<Record>``; ``/voicemail/done`` is
 its action (keep the message, say goodbye) and ``/voicemail/recorded`` its
 status callback (the audio is ready: transcribe it). Either may come first,
-so both store the message and the second finds the first's record.
+so both store the message and the second finds the first's record. The
+``<Record>`` also finishes on ``0``, the agent key: the caller then goes back
+to a person (:mod:`ivr.web.escape`) and the cut-short recording is not kept.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flask import Blueprint, Response
 from . import handoff_twiml as HT
 from . import app_state
 from .call_view import CallView, now, on_error
+from .escape import escapable
 from .twilio_request import install_error_handler, twilio_signed, xml_response
 
 bp = Blueprint("handoff_voicemail", __name__, url_prefix="/voice/queue")
@@ -30,7 +33,7 @@ def voicemail() -> Response:
     node = v.flow.nodes.get(v.state.node or "") if v.flow and v.state else None
     max_seconds = node.voicemail.max_seconds if node is not None and node.voicemail is not None \
         else DEFAULT_MAX_SECONDS
-    return xml_response(HT.voicemail(max_seconds, v.language))
+    return xml_response(HT.voicemail(max_seconds, v.speaker))
 
 
 def store_voicemail(v: CallView) -> Optional[dict[str, Any]]:
@@ -59,14 +62,14 @@ def store_voicemail(v: CallView) -> Optional[dict[str, Any]]:
 
 @bp.post("/voicemail/done")
 @twilio_signed
+@escapable("/voicemail")
 def voicemail_done() -> Response:
-    """``<Record action>``: keep the message and say goodbye."""
+    """``<Record action>``: keep the message and say goodbye (0 ended it: a person, and no message kept)."""
     v = CallView()
     record = store_voicemail(v)
     if record is None:
-        return xml_response(HT.goodbye("We did not get a message. Goodbye.", v.language))
-    return xml_response(HT.goodbye("Thank you. Your message has been saved, and the right person will get back "
-                                   "to you. Goodbye.", v.language))
+        return xml_response(HT.goodbye(v.speaker, "voicemail_none"))
+    return xml_response(HT.goodbye(v.speaker, "voicemail_saved"))
 
 
 @bp.post("/voicemail/recorded")
@@ -76,6 +79,8 @@ def voicemail_recorded() -> Response:
     v = CallView()
     if v.params.get("RecordingStatus", "completed") != "completed":
         return xml_response(HT.empty())
+    if v.params.get("RecordingSid") in v.data.get("discarded_recordings", ()):
+        return xml_response(HT.empty())  # cut short with 0 to reach a person: not a message to keep
     record = store_voicemail(v)
     if record is not None:
         app_state.handoff().voicemail_recorded(record["id"])

@@ -134,6 +134,18 @@ def test_out_of_hours_in_the_engine_says_when_they_open():
     assert transfer.context["routing"]["opens_at"].startswith("2026-07-13T09:00")
 
 
+def test_out_of_hours_says_when_they_open_in_the_flows_language():
+    text = HELPDESK.read_text().replace("hours: {timezone: Europe/London, weekly: {}}",
+                                        'hours: {timezone: Europe/London, weekly: {mon: ["09:00-17:00"]}}')
+    text = text.replace("flow: helpdesk", "flow: helpdesk\nlanguage: it-IT", 1)
+    flow = load_flow_text(text, "x.yaml").flow
+    at = ts("2026-07-07T12:00:00+00:00")  # Tuesday
+    st, _ = step(flow, None, CallStarted("CA1", "+15551230000", at=at))
+    st, actions = step(flow, st, DigitsReceived("4", at=at))
+    said = " ".join(a.text for a in actions if hasattr(a, "text"))
+    assert said.startswith("Scusi, il servizio") and "Riapre" in said and "Monday" not in said, said
+
+
 def test_callback_numbers_and_windows():
     assert cbs.usable_caller_id("+15551230000") == "+15551230000"
     for withheld in ("anonymous", "+266696687", "", "12345"):

@@ -103,7 +103,7 @@ def test_saying_call_me_back_moves_the_caller_to_the_callback_dialogue(qlive: Qu
     path = "/voice/queue/callback"
     root = ET.fromstring(qlive.twilio.post(path, call_params(sid)).data)
     g = root.find("./Gather")
-    assert g is not None and g.get("action") == "/voice/queue/callback/confirm", ET.tostring(root)
+    assert g is not None and g.get("action") == "/voice/queue/callback/confirm?tries=1", ET.tostring(root)
     assert "call you back on" in ET.tostring(root, encoding="unicode")
 
 
