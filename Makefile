@@ -28,12 +28,15 @@ $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps Resemblyzer==0.1.4
 	rm -f $(VENV)/.installed-* && touch $@
 
 # The telephone-adapted English speech model (models/en-us-telephone): built once, rebuilt
 # only when its inputs change (python -m ivr models adapt; about 3 minutes the first time).
+# The voice-authentication cohort (models/voice-cohort-*.npy, about 15 s the first time).
 models: install
 	$(BIN)/python -m ivr models adapt
+	$(BIN)/python -m ivr models cohort
 
 # System packages: speech synthesis for prompts and test audio, sox, Chromium for page tests,
 # SphinxTrain for adapting the speech model to phone lines.

@@ -46,6 +46,16 @@ def _count(value: Optional[str], name: str) -> Optional[int]:
     return int(value)
 
 
+def _choice(value: Optional[str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    """One of ``allowed`` from the environment (``default`` when unset), or a ConfigError listing them."""
+    if value is None or not value.strip():
+        return default
+    v = value.strip().lower()
+    if v not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}; unset it for {default}")
+    return v
+
+
 def _whole(value: Optional[str], name: str) -> Optional[int]:
     """A whole number from the environment (None when unset), or a ConfigError with the fix."""
     if value is None or not value.strip():
@@ -125,6 +135,18 @@ class Config:
     callback_from: Optional[str] = None
     agent_link_ttl: Optional[int] = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    voice_auth: str = "embedded"
+    """``IVR_VOICE_AUTH``: ``embedded`` (GE2E on this server, the default), ``http`` (a vendor) or ``off``."""
+    voice_auth_url: Optional[str] = None
+    """``IVR_VOICE_AUTH_URL``: the vendor adapter's base URL (``http`` engine)."""
+    voice_auth_secret: Optional[str] = None
+    """``IVR_VOICE_AUTH_SECRET``: HMAC key of the vendor requests' ``X-IVR-Signature``."""
+    voice_auth_timeout: float = 2.0
+    """``IVR_VOICE_AUTH_TIMEOUT`` (seconds): a vendor slower than this gives an inconclusive verdict."""
+    voiceprint_ttl_days: int = 365
+    """``IVR_VOICEPRINT_TTL_DAYS``: a voiceprint unused this long expires (is not used, and is purged)."""
+    voice_auth_explicit: bool = False
+    """``IVR_VOICE_AUTH`` was set: a missing engine then stops start-up instead of turning voice auth off."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -164,6 +186,12 @@ class Config:
             callback_from=e.get("IVR_CALLBACK_FROM") or None,
             agent_link_ttl=_whole(e.get("IVR_AGENT_LINK_TTL"), "IVR_AGENT_LINK_TTL"),
             environ=e,
+            voice_auth=_choice(e.get("IVR_VOICE_AUTH"), "IVR_VOICE_AUTH", ("embedded", "http", "off"), "embedded"),
+            voice_auth_explicit=bool((e.get("IVR_VOICE_AUTH") or "").strip()),
+            voice_auth_url=(e.get("IVR_VOICE_AUTH_URL") or "").rstrip("/") or None,
+            voice_auth_secret=e.get("IVR_VOICE_AUTH_SECRET") or None,
+            voice_auth_timeout=_seconds(e.get("IVR_VOICE_AUTH_TIMEOUT"), "IVR_VOICE_AUTH_TIMEOUT", 2.0),
+            voiceprint_ttl_days=_count(e.get("IVR_VOICEPRINT_TTL_DAYS"), "IVR_VOICEPRINT_TTL_DAYS") or 365,
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -6,10 +6,13 @@ calls the same way (same flows, store, hooks and driver).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
+from .auth import AuthConfigError, make_authenticator
 from .calls.driver import CallDriver
+from .calls.voice_auth import VoiceAuth
 from .config import Config
 from .errors import Problem
 from .flow.loader import LoadedFlow
@@ -18,6 +21,8 @@ from .flow.validate import cross_check
 from .hooks import HookRegistry
 from .hooks import demo as demo_hooks
 from .store import Store, open_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,4 +69,35 @@ def build_services(config: Config, store: Optional[Store] = None,
     flows = FlowSet(config.flows_dir, validator=hook_validator(hooks), check_interval=config.flow_check_interval)
     store = store or open_store(config)
     driver = CallDriver(flows, store, hooks, clock=clock or time.time)
+    driver.voice_auth = make_voice_auth(config, driver.clock, _sql_engine(store))
     return Services(config, flows, store, hooks, driver)
+
+
+def _sql_engine(store: Store) -> Any:
+    """The records' SQL engine (voiceprints live beside the call records), or None."""
+    engine = getattr(store, "engine", None)
+    return engine if engine is not None else getattr(getattr(store, "records", None), "engine", None)
+
+
+def make_voice_auth(config: Config, clock: Callable[[], float], engine: Any = None) -> Optional[VoiceAuth]:
+    """The calls' voice authentication, or None when it is off.
+
+    ``IVR_VOICE_AUTH`` set: that engine or a start-up error with the fix.
+    Unset: the embedded engine when its weights are installed, else off (with a
+    warning naming the install command), so a keypad-only deployment needs nothing.
+    """
+    try:
+        authenticator = make_authenticator(config, engine)
+    except AuthConfigError as exc:
+        if config.voice_auth_explicit:
+            raise
+        log.warning("voice authentication is off: %s", exc)
+        return None
+    if authenticator is None:
+        return None
+    store = getattr(authenticator, "store", None)
+    if store is not None:  # voiceprints unused for IVR_VOICEPRINT_TTL_DAYS go at every start-up
+        purged = store.purge_expired()
+        if purged:
+            log.info("voice authentication: %d expired voiceprint(s) deleted", purged)
+    return VoiceAuth(authenticator, clock=clock)

@@ -33,6 +33,7 @@ from ..flow.model import Flow
 from ..flow.registry import FlowSet
 from ..hooks.registry import HookCall, HookRegistry
 from ..store.base import Store
+from .voice_auth import VoiceAuth
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class CallDriver:
         self.default_queue = default_queue
         self.directory = None
         """Where callers' earlier calls come from (``history(caller, exclude=, limit=)``); None: the store."""
+        self.voice_auth: Optional[VoiceAuth] = None
+        """Who is speaking (VerifyVoice, EnrollVoice, DeleteVoiceprint); None: voice authentication is off."""
         self.transfer_listeners: list[Callable[[CallState, A.Transfer], None]] = []
         """Called after a turn that ends in a transfer is saved (CRM webhooks); errors are logged only."""
 
@@ -206,8 +209,15 @@ class CallDriver:
         hooks_run = 0
         while True:
             for a in actions:
-                (events if isinstance(a, A.RecordEvent) else out).append(a)
+                if isinstance(a, A.DeleteVoiceprint):
+                    self._voice(a, state)
+                else:
+                    (events if isinstance(a, A.RecordEvent) else out).append(a)
             last = out[-1] if out else None
+            if isinstance(last, (A.VerifyVoice, A.EnrollVoice)):
+                out.pop()
+                state, actions = step(flow, state, self._voice(last, state))
+                continue
             if not isinstance(last, A.RunHook):
                 break
             out.pop()
@@ -223,8 +233,42 @@ class CallDriver:
         state.extra[REPLY] = {"key": key, "actions": [A.to_dict(a) for a in out]}
         state.version = expected + 1
         self.store.save(state, events, expected_version=expected)
+        if state.ended:
+            self.end_audio(state.call_id)   # the call is over: no audio of it is kept
         self._notify(state, out)
         return Turn(out, state, flow, events)
+
+    def _voice(self, action: A.Action, state: CallState) -> E.Event:
+        """Carry out a voice-authentication action; without an authenticator the voice decides nothing."""
+        result = self.voice_auth.run(action, state) if self.voice_auth is not None else None
+        if result is not None:
+            return result
+        if isinstance(action, A.EnrollVoice):
+            return E.EnrollResult("failed", at=self.clock(), error="voice authentication is off")
+        return E.AuthResult("voice", "inconclusive", at=self.clock(), subject=getattr(action, "subject", None))
+
+    def passive_auth(self, call_id: str) -> Optional[Turn]:
+        """Verify (or complete the enrolment of) the caller from ordinary turns' speech, once enough was heard.
+
+        Transports call this after each utterance; None when there is nothing to decide yet.
+        """
+        if self.voice_auth is None:
+            return None
+        state = self.store.load_state(call_id)
+        if state is None or state.ended:
+            return None
+        event = self.voice_auth.passive(state)
+        return self.feed(call_id, event) if event is not None else None
+
+    def hear(self, call_id: str, pcm: bytes) -> None:
+        """Voiced caller audio of a turn that was not sensitive (the simulator's ``say_audio``)."""
+        if self.voice_auth is not None:
+            self.voice_auth.hear(call_id, pcm)
+
+    def end_audio(self, call_id: str) -> None:
+        """The call's audio ended (stream stopped, call over): the voice authenticator lets go of it."""
+        if self.voice_auth is not None:
+            self.voice_auth.end(call_id)
 
     def _answered(self, state: CallState, flow: Flow) -> Turn:
         """The answer the call's last turn gave, again (nothing is applied or counted)."""

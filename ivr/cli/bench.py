@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from ..bench import stream, webhook
+from ..bench import auth as auth_bench
+from ..bench import speakers, stream, webhook
 
 
 @click.group()
@@ -36,3 +38,25 @@ def bench_speech(quick: bool, levels: str, workers: int, whisper: bool) -> None:
     """Menu accuracy (all backends), reply latency and gap over the websocket, real-time factor, capacity."""
     steps = tuple(int(x) for x in levels.split(",") if x.strip())
     click.echo(json.dumps(stream.run(quick=quick, levels=steps, workers=workers, whisper=whisper), indent=2))
+
+
+@bench.command("auth")
+@click.option("--speakers", "speakers_dir", required=True, type=click.Path(file_okay=False),
+              help="DIR/<speaker>/<n>.wav; files sorted by name.")
+@click.option("--enroll", default=3, show_default=True, type=click.IntRange(1), help="Files per speaker that enrol it.")
+@click.option("--generate", type=click.Choice(["held-out", "tuning"]),
+              help="First synthesise that speaker set into DIR (cached; held-out is what the README reports).")
+@click.option("--norm", default="mean", show_default=True, type=click.Choice(["mean", "as-norm", "none"]),
+              help="Score normalisation against the cohort.")
+def bench_auth(speakers_dir: str, enroll: int, generate: str | None, norm: str) -> None:
+    """Voice authentication: EER, FAR/FRR, net speech, speed, decision latency, replay flags (embedded engine)."""
+    if generate:
+        speakers.generate(speakers_dir, speakers.voice_set(generate), enroll_files=enroll)
+    elif not Path(speakers_dir).is_dir():
+        raise click.UsageError(f"{speakers_dir} is not a directory (add --generate held-out to create it)")
+    try:
+        result = auth_bench.run(speakers_dir, enroll=enroll, norm=norm, voices=auth_bench.voices_of(generate))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(json.dumps(result, indent=2))
+

@@ -193,3 +193,16 @@ def adapt_cmd(dest: Optional[str], data_dir: Optional[str], no_synthetic: bool, 
                    "the pocketsphinx recogniser uses it from now on")
     else:
         click.echo(f"adapted model up to date: {out}")
+
+
+@models.command("cohort")
+def cohort_cmd() -> None:
+    """Build the voice-authentication cohort under the models directory (make models runs it)."""
+    from ..auth.cohort import main as build_cohort  # the speaker encoder loads only for this command
+
+    try:
+        build_cohort()
+    except IvrError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+

@@ -119,8 +119,49 @@ class RecordEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-Action = Union[Play, Listen, RunHook, Transfer, Hangup, RecordEvent]
-TURN_ENDING = (Listen, RunHook, Transfer, Hangup)
+@dataclass(frozen=True)
+class VerifyVoice:
+    """Decide from the call's speech so far whether ``subject`` is speaking; report with AuthResult.
+
+    ``final`` False: with less than ``min_speech`` seconds heard, report status
+    ``more_speech`` instead of deciding on too little (the engine then asks for a
+    few words). Audio of sensitive asks is never part of it.
+    """
+
+    node: str
+    subject: str
+    min_speech: float
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class EnrollVoice:
+    """Record ``consent`` and build ``subject``'s voiceprint from the call's speech; report with EnrollResult.
+
+    ``consent``: ``wording``, ``flow``, ``flow_version``, ``channel`` (how it was given), recorded even when
+    more speech is needed, so a later call can complete the voiceprint.
+    """
+
+    node: str
+    subject: str
+    min_speech: float
+    consent: dict[str, Any]
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class DeleteVoiceprint:
+    """Delete ``subject``'s voiceprint and consent (the caller withdrew consent); no event comes back."""
+
+    node: str
+    subject: str
+
+
+VOICE_ACTIONS = (VerifyVoice, EnrollVoice, DeleteVoiceprint)
+"""Actions the call driver carries out with the voice authenticator inside the turn, as it runs hooks."""
+
+Action = Union[Play, Listen, RunHook, Transfer, Hangup, RecordEvent, VerifyVoice, EnrollVoice, DeleteVoiceprint]
+TURN_ENDING = (Listen, RunHook, Transfer, Hangup, VerifyVoice, EnrollVoice)
 
 
 _KINDS: dict[str, type] = {"Play": Play, "Listen": Listen, "Transfer": Transfer, "Hangup": Hangup}

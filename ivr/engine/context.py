@@ -38,7 +38,7 @@ def build_context(state: CallState, at: float) -> dict[str, Any]:
         "transcript": [dict(t) for t in state.transcript],
         "reason": state.reason,
         "failed_node": state.failed_node,
-        "auth": dict(state.auth),
+        "auth": {k: v for k, v in state.auth.items() if k != "subject"},  # a subject may be a slot's value
         "history": [dict(h) for h in state.history],
         "queue": state.queue,
         "routing": dict(state.routing),

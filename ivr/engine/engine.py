@@ -11,6 +11,7 @@ input (``say``, ``branch``) are passed through within the step.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Mapping, Optional
 
@@ -100,11 +101,19 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
         return st, t.actions
     if st.ended:
         return st, []
-    if isinstance(event, E.AuthResult):
-        st.auth = {"method": event.method, "status": event.status, "score": event.score}
-        t.record("auth", st.node, method=event.method, status=event.status, score=event.score)
-        return st, t.actions
     node = flow.nodes.get(st.node or "")
+    if isinstance(event, E.AuthResult):
+        if st.waiting == "auth" and node is not None and node.authenticate is not None:
+            _auth_result(t, node, event)
+        else:
+            _note_auth(t, event, passive=True)
+        return st, t.actions
+    if isinstance(event, E.EnrollResult):
+        if st.waiting == "enroll" and node is not None and node.enroll is not None:
+            _enroll_result(t, node, event)
+        else:  # a voiceprint completed from a later call's ordinary speech (consent was given before)
+            t.record("enroll", st.node, status=event.status, net_speech_s=round(event.net_speech_s, 2), passive=True)
+        return st, t.actions
     if node is None:
         # The flow changed under a live call and the node is gone: never strand the caller.
         _escalate(t, "flow_changed", failed=st.node)
@@ -113,6 +122,9 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
         if st.waiting != "hook" or node.action is None:
             return st, []
         _hook_done(t, node, event)
+        return st, t.actions
+    if st.waiting in VOICE_WAITS and isinstance(event, (E.DigitsReceived, E.SpeechRecognized, E.NoInput)):
+        _voice_input(t, node, event)
         return st, t.actions
     if st.waiting not in ("input", "confirm"):
         return st, []
@@ -157,6 +169,13 @@ def _enter(t: _Turn, node_id: Optional[str]) -> None:
             t.record("branch", st.node, goto=node_id)
         elif kind in ("menu", "ask"):
             _prompt(t, node, node.menu or node.ask, "prompt")
+            return
+        elif kind == "authenticate":
+            node_id = _start_authenticate(t, node_id, node)
+            if node_id is None:
+                return
+        elif kind == "enroll":
+            _ask_consent(t, node_id, node)
             return
         elif kind == "action":
             spec = node.action
@@ -466,6 +485,180 @@ def _failure(t: _Turn, kind: str) -> None:
     _prompt(t, node, spec, kind)
 
 
+# -- voice authentication ---------------------------------------------------------
+#
+# The engine decides what to say and where to go; the call driver's voice
+# authenticator (VerifyVoice, EnrollVoice, DeleteVoiceprint) says who spoke.
+# Waits: "auth" (a VerifyVoice is out), "auth_speech" (listening for a few more
+# words), "consent" (the enrolment question), "enroll" (an EnrollVoice is out),
+# "enroll_speech".
+
+VOICE_WAITS = ("auth_speech", "consent", "enroll_speech")
+"""Waits in which keys and words go to the authenticate / enroll node."""
+
+
+def flow_version(flow: Flow) -> str:
+    """A short fingerprint of the flow as loaded: consent records which wording, in which version, was agreed."""
+    return hashlib.sha256(flow.model_dump_json().encode()).hexdigest()[:12]
+DECIDED = ("verified", "rejected", "inconclusive", "not_enrolled")
+STEP_UP_METHODS = ("pin", "otp")
+"""What a hook may report in ``data.auth.method`` (``{"auth": {"method": "pin", "status": "verified"}}``)."""
+
+
+def _subject(st: CallState, subject: str) -> str:
+    """The voiceprint's owner: the caller ID, or the value of the slot a ``"{slot}"`` subject names."""
+    if subject == "caller":
+        return st.caller or ""
+    return str(st.values().get(subject.strip("{}")) or "")
+
+
+def _note_auth(t: _Turn, event: E.AuthResult, passive: bool = False) -> None:
+    """Keep an authentication outcome in the call state (and so in the context packet).
+
+    A passive voice result never replaces a step-up (pin, otp) the caller already passed.
+    """
+    st = t.state
+    if event.status == "more_speech":
+        return
+    if passive and event.method == "voice" and st.auth.get("method") not in (None, "none", "voice"):
+        return
+    st.auth = {"method": event.method if event.status != "not_enrolled" else "none", "status": event.status,
+               "score": event.score, "net_speech_s": event.net_speech_s,
+               **({"subject": event.subject} if event.subject else {})}
+    if event.replay:
+        st.auth["replay"] = True
+    t.record("auth", st.node, method=event.method, status=event.status, score=event.score,
+             net_speech_s=event.net_speech_s, replay=event.replay, passive=passive)
+
+
+def _start_authenticate(t: _Turn, node_id: str, node: Node) -> Optional[str]:
+    """Branch at once on a decision already made in this call; else ask the authenticator.
+
+    Returns the next node to enter, or None when the turn now waits (or escalated).
+    """
+    st, spec = t.state, node.authenticate
+    subject = _subject(st, spec.subject)
+    if not subject:
+        _note_auth(t, E.AuthResult("voice", "not_enrolled", at=t.at, subject=None))
+        return _auth_goto(t, node_id, spec, "not_enrolled")
+    if st.auth.get("method") == "voice" and st.auth.get("subject") == subject and st.auth.get("status") in DECIDED:
+        return _auth_goto(t, node_id, spec, st.auth["status"])
+    st.waiting = "auth"
+    # A keypad-only flow has no words to ask for: decide on what there is.
+    t.actions.append(A.VerifyVoice(node_id, subject, spec.min_speech, final=not t.flow.settings.speech))
+    return None
+
+
+def _auth_goto(t: _Turn, node_id: str, spec: Any, status: str) -> Optional[str]:
+    target = spec.outcomes.get(status)
+    if target is None:  # a decision the flow does not handle: a person, with the reason
+        _escalate(t, "auth_failed", failed=node_id)
+    return target
+
+
+def _auth_result(t: _Turn, node: Node, event: E.AuthResult) -> None:
+    st, spec = t.state, node.authenticate
+    node_id = st.node or ""
+    if event.status == "more_speech":
+        st.waiting = "auth_speech"
+        t.play(spec.prompt, node_id, "prompt", t.flow.settings.barge_in)
+        _speech_listen(t, node_id)
+        return
+    st.waiting = None
+    _note_auth(t, event)
+    target = _auth_goto(t, node_id, spec, event.status if event.status in DECIDED else "inconclusive")
+    if target is not None:
+        _enter(t, target)
+
+
+def _speech_listen(t: _Turn, node_id: str, mode: str = "speech", keys: tuple[str, ...] = ()) -> None:
+    """Listen for a few words (or the consent answer): the agent words and key 0 still reach a person."""
+    s, lang = t.flow.settings, t.flow.language
+    agents = agent_words(lang, s.agent_words)
+    phrases = (("yes", "no") + agents) if mode == "yesno" else agents
+    t.actions.append(A.Listen(
+        node=node_id, mode=mode, timeout=s.no_input_timeout, speech=True, phrases=phrases, keys=keys,
+        max_digits=1, digit_timeout=s.digit_timeout, finish_on_key="#", barge_in=s.barge_in,
+        confidence=s.confidence, end_of_speech_ms=s.end_of_speech_ms,
+        complete_end_ms=s.end_of_speech_complete_ms if mode == "yesno" else 0))
+
+
+def _ask_consent(t: _Turn, node_id: str, node: Node) -> None:
+    t.state.waiting = "consent"
+    t.play(node.enroll.consent_prompt, node_id, "prompt", t.flow.settings.barge_in)
+    _speech_listen(t, node_id, "yesno", ("1", "2", "0"))
+
+
+def _voice_input(t: _Turn, node: Node, event: E.Event) -> None:
+    """Keys or words while an authenticate or enroll node listens."""
+    st, flow = t.state, t.flow
+    node_id = st.node or ""
+    words = event.text if isinstance(event, E.SpeechRecognized) else ""
+    keys = _digits(event) if isinstance(event, E.DigitsReceived) else ""
+    if keys == "0" or (words and wants_agent(words, flow.language, flow.settings.agent_words)):
+        _input_event(t, event, "agent")
+        st.waiting = None
+        _escalate(t, "caller_request")
+        return
+    if st.waiting == "auth_speech":  # any words (or none): decide with what was heard
+        _input_event(t, event, "speech" if words else "no_input")
+        st.waiting = "auth"
+        spec = node.authenticate
+        t.actions.append(A.VerifyVoice(node_id, _subject(st, spec.subject), spec.min_speech, final=True))
+        return
+    if st.waiting == "enroll_speech":
+        _input_event(t, event, "speech" if words else "no_input")
+        _send_enroll(t, node_id, node, final=True)
+        return
+    answer = {"1": "yes", "2": "no"}.get(keys) if keys else (yes_no(words, flow.language) if words else None)
+    if answer is None:  # the question again, at most `retries` times; silence is never a yes
+        st.failures += 1
+        _input_event(t, event, "no_input" if isinstance(event, E.NoInput) else "no_match")
+        if st.failures > flow.settings.retries:
+            answer = "no"
+        else:
+            _ask_consent(t, node_id, node)
+            return
+    _input_event(t, event, "consent_" + answer)
+    spec = node.enroll
+    subject = _subject(st, spec.subject)
+    if answer == "no" or not subject:
+        # Nothing is stored; an earlier voiceprint goes too (consent withdrawn).
+        t.record("consent", node_id, given=False, channel="dtmf" if keys else "voice")
+        if subject:
+            t.actions.append(A.DeleteVoiceprint(node_id, subject))
+        st.waiting = None
+        _enter(t, spec.declined)
+        return
+    st.consent_channel = "dtmf" if keys else "voice"
+    t.record("consent", node_id, given=True, channel=st.consent_channel)
+    _send_enroll(t, node_id, node, final=False)
+
+
+def _send_enroll(t: _Turn, node_id: str, node: Node, final: bool) -> None:
+    st, spec = t.state, node.enroll
+    st.waiting = "enroll"
+    consent = {"wording": spec.consent_prompt, "flow": t.flow.flow, "flow_version": flow_version(t.flow),
+               "channel": st.consent_channel or "voice"}
+    t.actions.append(A.EnrollVoice(node_id, _subject(st, spec.subject), spec.min_speech, consent, final=final))
+
+
+def _enroll_result(t: _Turn, node: Node, event: E.EnrollResult) -> None:
+    st, spec = t.state, node.enroll
+    node_id = st.node or ""
+    if event.status == "more_speech" and st.waiting == "enroll" and not st.enroll_asked:
+        st.enroll_asked = True
+        st.waiting = "enroll_speech"
+        t.play(spec.prompt, node_id, "prompt", t.flow.settings.barge_in)
+        _speech_listen(t, node_id)
+        return
+    st.waiting = None
+    st.enroll_asked = False
+    t.record("enroll", node_id, status=event.status, net_speech_s=round(event.net_speech_s, 2),
+             **({"error": event.error[:200]} if event.error else {}))
+    _enter(t, spec.next)
+
+
 # -- hooks --------------------------------------------------------------------
 
 def _hook_done(t: _Turn, node: Node, event: E.HookCompleted | E.HookFailed) -> None:
@@ -483,7 +676,12 @@ def _hook_done(t: _Turn, node: Node, event: E.HookCompleted | E.HookFailed) -> N
         return
     st.results[nid] = event.outcome
     secret = set(st.sensitive)
-    for key, value in (event.data or {}).items():
+    data = dict(event.data or {})
+    step_up = data.pop("auth", None)
+    if isinstance(step_up, dict) and step_up.get("method") in STEP_UP_METHODS and step_up.get("status") in DECIDED:
+        # A step-up (a PIN checked, a one-time code confirmed) the hook vouches for: it sets auth.method.
+        _note_auth(t, E.AuthResult(str(step_up["method"]), str(step_up["status"]), at=t.at))
+    for key, value in data.items():
         if isinstance(key, str) and key not in secret and (value is None or isinstance(value, (str, int, float, bool))):
             st.slots[str(key)] = value
     t.record("hook", nid, hook=spec.hook, outcome=event.outcome, ms=round(event.ms, 1))

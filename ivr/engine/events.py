@@ -84,13 +84,32 @@ class CallerHungUp:
 
 @dataclass(frozen=True)
 class AuthResult:
-    """Outcome of a voice or step-up authentication (see the auth hooks)."""
+    """Outcome of a voice or step-up authentication.
+
+    ``status``: ``verified``, ``rejected``, ``inconclusive``, ``not_enrolled``, or ``more_speech``
+    (a non-final VerifyVoice heard too little to decide). ``replay``: the audio matched an earlier
+    utterance of the voiceprint (a recording played back), so it was not verified.
+    """
 
     method: str
     status: str
     score: Optional[float] = None
     at: float = 0.0
+    net_speech_s: Optional[float] = None
+    subject: Optional[str] = None
+    replay: bool = False
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    """Outcome of an EnrollVoice: ``enrolled``, ``more_speech`` (consent kept; too little speech yet) or
+    ``failed`` (the authenticator could not enrol: no stable key, an engine error)."""
+
+    status: str
+    net_speech_s: float = 0.0
+    at: float = 0.0
+    error: str = ""
 
 
 Event = Union[CallStarted, DigitsReceived, SpeechRecognized, NoInput, HookCompleted, HookFailed,
-              CallerHungUp, AuthResult]
+              CallerHungUp, AuthResult, EnrollResult]

@@ -39,7 +39,12 @@ class CallState(BaseModel):
     confirm: Optional[dict[str, Any]] = None
     transcript: list[dict[str, Any]] = Field(default_factory=list)
     history: list[dict[str, Any]] = Field(default_factory=list)
-    auth: dict[str, Any] = Field(default_factory=lambda: {"method": None, "status": "none", "score": None})
+    auth: dict[str, Any] = Field(default_factory=lambda: {"method": "none", "status": "none", "score": None,
+                                                          "net_speech_s": None})
+    """How the caller was verified: ``method`` voice|pin|otp|none, ``status`` verified|rejected|inconclusive|
+    not_enrolled|none, ``score``, ``net_speech_s`` (voice), and the ``subject`` it was for."""
+    consent_channel: Optional[str] = Field(None, description="How enrolment consent was given: voice or dtmf.")
+    enroll_asked: bool = Field(False, description="The enroll node already asked for more speech once.")
     ended: bool = False
     ended_at: Optional[float] = None
     end_reason: Optional[str] = None

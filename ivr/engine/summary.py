@@ -40,9 +40,15 @@ def summary(ctx: dict[str, Any]) -> str:
     history = ctx.get("history") or []
     who = f"Repeat caller ({len(history)} earlier call{'s' if len(history) != 1 else ''})" if history \
         else "First-time caller"
-    auth = (ctx.get("auth") or {}).get("status") or "none"
-    auth_text = {"verified": "verified", "none": "not verified", "failed": "failed verification"}.get(
-        auth, f"auth {_words(auth)}")
+    auth_info = ctx.get("auth") or {}
+    auth = auth_info.get("status") or "none"
+    method = auth_info.get("method")
+    by = f" by {method}" if method and method != "none" and auth in ("verified", "rejected") else ""
+    auth_text = {"verified": f"verified{by}", "none": "not verified", "failed": "failed verification",
+                 "rejected": f"failed verification{by}", "not_enrolled": "not verified (no voiceprint)",
+                 "inconclusive": "not verified (voice inconclusive)"}.get(auth, f"auth {_words(auth)}")
+    if auth_info.get("replay"):
+        auth_text += " (a recording was played back)"
     parts = [f"{who}, {auth_text}, {reason_text(ctx.get('reason'))}"]
     path = [p for p in ctx.get("path") or []]
     if path:

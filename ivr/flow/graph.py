@@ -32,6 +32,12 @@ def targets(node: Node) -> Iterator[tuple[tuple, str]]:
         for i, case in enumerate(node.branch.cases):
             yield ("branch", "cases", i, "goto"), case.goto
         yield ("branch", "default"), node.branch.default
+    elif kind == "authenticate":
+        for outcome, target in node.authenticate.outcomes.items():
+            yield ("authenticate", "outcomes", outcome), target
+    elif kind == "enroll":
+        yield ("enroll", "next"), node.enroll.next
+        yield ("enroll", "declined"), node.enroll.declined
 
 
 def successors(flow: Flow, node_id: str) -> list[str]:
@@ -60,7 +66,7 @@ def person_reachable(flow: Flow) -> set[str]:
     escalation-capable nodes (an action without ``on_failure`` escalates).
     """
     good = {nid for nid, n in flow.nodes.items()
-            if n.kind in ("menu", "ask", "transfer", "voicemail", "callback")
+            if n.kind in ("menu", "ask", "transfer", "voicemail", "callback", "authenticate", "enroll")
             or (n.kind == "action" and not n.action.on_failure)}
     changed = True
     while changed:
@@ -100,3 +106,20 @@ def input_free_loops(flow: Flow) -> list[list[str]]:
                 elif nxt in free and nxt not in path and order[nxt] > order[start]:
                     stack.append((nxt, path + [nxt]))
     return loops
+
+
+def closing(flow: Flow) -> set[str]:
+    """Nodes that only say goodbye: hang-ups, and say/branch nodes every path of which ends in one.
+
+    Why: the caller is being let go, not stuck; lint does not ask for a way to a person there.
+    """
+    done = {nid for nid, n in flow.nodes.items() if n.kind == "hangup"}
+    changed = True
+    while changed:
+        changed = False
+        for nid, n in flow.nodes.items():
+            nxt = successors(flow, nid)
+            if nid not in done and n.kind in ("say", "branch") and nxt and all(s in done for s in nxt):
+                done.add(nid)
+                changed = True
+    return done

@@ -33,6 +33,7 @@ def lint(lf: LoadedFlow, durations: Optional[PromptDuration] = None) -> list[Pro
 
     agents = agent_words(flow.language, flow.settings.agent_words)
     person = graph.person_reachable(flow)
+    closing = graph.closing(flow)
     slots = {n.ask.slot for n in flow.nodes.values() if n.ask is not None}
     after_hooks = set().union(*(graph.reachable(flow, nid) for nid, n in flow.nodes.items() if n.kind == "action"))
 
@@ -93,9 +94,7 @@ def lint(lf: LoadedFlow, durations: Optional[PromptDuration] = None) -> list[Pro
             add("warning", "unhandled-outcome", ("nodes", nid, "action"),
                 f"node '{nid}': outcomes not listed under outcomes: send the caller to a person; add default: "
                 "if another node should handle them")
-        if nid not in person and kind != "hangup" and not (
-                kind == "say" and node.next and flow.nodes.get(node.next) is not None
-                and flow.nodes[node.next].kind == "hangup"):
+        if nid not in person and nid not in closing:
             add("warning", "no-person", ("nodes", nid),
                 f"node '{nid}': no person can be reached from here; callers stuck here cannot ask for help")
         for name in _template_fields(node):

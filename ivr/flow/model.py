@@ -12,11 +12,11 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-NODE_KINDS = ("say", "menu", "ask", "action", "branch", "authenticate", "transfer",
+NODE_KINDS = ("say", "menu", "ask", "action", "branch", "authenticate", "enroll", "transfer",
               "voicemail", "callback", "survey", "hangup")
 """Node kinds the language knows; a node has exactly one of these keys."""
 
-RESERVED_KINDS = ("authenticate", "survey")
+RESERVED_KINDS = ("survey",)
 """Kinds the schema reserves but this version cannot run yet."""
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -399,6 +399,43 @@ class Callback(Strict):
     say: Optional[str] = Field(None, description="Said before the callback questions.")
 
 
+AUTH_OUTCOMES = ("verified", "rejected", "inconclusive", "not_enrolled")
+"""What an ``authenticate`` node can branch on."""
+
+
+def _subject(v: str) -> str:
+    if v != "caller" and not re.fullmatch(r"\{[A-Za-z_][A-Za-z0-9_]*\}", v):
+        raise ValueError(f"subject {v!r} must be caller (the caller ID) or one slot as a template: \"{{account}}\"")
+    return v
+
+
+class Authenticate(Strict):
+    """Verify the caller by voice from what they said so far; ask for a few words only when that is too little."""
+
+    subject: str = Field("caller", description="Whose voiceprint: caller (the caller ID) or a slot, \"{account}\".")
+    prompt: str = Field("To verify your voice, please tell me in a few words why you are calling.",
+                        description="Played only when less than min_speech seconds of speech were heard.")
+    min_speech: float = Field(2.0, gt=0, le=30, description="Seconds of net speech the decision needs.")
+    outcomes: dict[Literal["verified", "rejected", "inconclusive", "not_enrolled"], str] = Field(
+        min_length=1, description="Node per decision; a decision without one goes to a person (auth_failed).")
+
+    _check_subject = field_validator("subject")(classmethod(lambda cls, v: _subject(v)))
+
+
+class Enroll(Strict):
+    """Ask for consent, then build the caller's voiceprint from this call's speech (only with consent)."""
+
+    subject: str = Field("caller", description="Whose voiceprint: caller (the caller ID) or a slot, \"{account}\".")
+    consent_prompt: str = Field(description="The exact question; recorded word for word with the answer.")
+    prompt: str = Field("Thank you. Please tell me in a few words why you are calling.",
+                        description="Played when this call has not yet heard min_speech seconds of speech.")
+    min_speech: float = Field(8.0, gt=0, le=60, description="Seconds of net speech the voiceprint is built from.")
+    next: str = Field(description="After enrolment (or when more speech is still needed: later calls add it).")
+    declined: str = Field(description="The caller said no: nothing is stored, an earlier voiceprint is deleted.")
+
+    _check_subject = field_validator("subject")(classmethod(lambda cls, v: _subject(v)))
+
+
 class Node(Strict):
     """A node: exactly one kind key, plus ``next`` where the kind allows it."""
 
@@ -409,7 +446,8 @@ class Node(Strict):
     branch: Optional[Branch] = None
     transfer: Optional[Transfer] = None
     hangup: Optional[str] = None
-    authenticate: Optional[dict[str, Any]] = None
+    authenticate: Optional[Authenticate] = None
+    enroll: Optional[Enroll] = None
     voicemail: Optional[Voicemail] = None
     callback: Optional[Callback] = None
     survey: Optional[dict[str, Any]] = None

@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 
 from .registry import HookCall, HookRegistry, HookReply
 
+DEMO_PINS = {"+15551230000": "4321", "+15551230001": "1234"}
+"""Telephone-banking PINs of the demo callers (by caller ID), for the voice step-up."""
+
 DEMO_ACCOUNTS = {
     "12345678": {"balance": "1,204.50", "holder": "Ada"},
     "87654321": {"balance": "42.00", "holder": "Grace"},
@@ -34,7 +37,19 @@ def branch_hours(call: HookCall) -> HookReply:
     return HookReply("open" if open_now else "closed")
 
 
+def check_pin(call: HookCall) -> HookReply:
+    """The step-up when the voice was not enough: outcome ``ok`` (and ``auth.method`` pin) or ``wrong``.
+
+    The PIN arrives in ``args.pin`` from a sensitive ask; it is never echoed back.
+    """
+    expected = DEMO_PINS.get(call.caller)
+    if expected is not None and str(call.args.get("pin", "")) == expected:
+        return HookReply("ok", {"auth": {"method": "pin", "status": "verified"}})
+    return HookReply("wrong", {"auth": {"method": "pin", "status": "rejected"}})
+
+
 def register(registry: HookRegistry) -> None:
     """Register the demo hooks."""
+    registry.register("bank.check_pin", check_pin)
     registry.register("bank.account_balance", account_balance)
     registry.register("bank.branch_hours", branch_hours)

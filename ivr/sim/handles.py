@@ -71,8 +71,9 @@ def new_call_sid() -> str:
     return "CA" + uuid.uuid4().hex
 
 
-AudioRecognizer = Callable[[str, A.Listen], Optional[E.SpeechRecognized]]
-"""Turns a WAV file into recognised speech for a Listen (VAD + ASR); None: nothing heard."""
+AudioRecognizer = Callable[..., Optional[E.SpeechRecognized]]
+"""``(path, Listen, on_voiced_frame)``: a WAV file through VAD and ASR as recognised speech for a Listen (None:
+nothing heard), its voiced frames given to ``on_voiced_frame`` as the voice tap gets them (ivr.sim.say_audio)."""
 
 PromptSeconds = Callable[[A.Play], float]
 
@@ -148,9 +149,17 @@ class LocalCall:
             raise SimulationError("say_audio needs the speech layer (VAD + ASR), which is not available here")
         if self.listen is None:
             raise SimulationError("say_audio: the call is not listening")
-        result = self.audio(path, self.listen)
+        voiced: list[bytes] = []
+        sensitive = self.listen.sensitive   # a PIN said aloud never reaches the voice authenticator
+        result = self.audio(path, self.listen, None if sensitive else voiced.append)
         self.clock.advance(1.0)
+        if voiced:
+            self.driver.hear(self.call_id, b"".join(voiced))
         self._feed(result if result is not None else E.NoInput(at=self.clock()))
+        if not self.ended:   # as on the line: a passive decision once enough speech was heard
+            passive = self.driver.passive_auth(self.call_id)
+            if passive is not None:
+                self._apply(passive)
 
     def silence(self, seconds: float) -> None:
         timeout = self.listen.timeout if self.listen else 5.0

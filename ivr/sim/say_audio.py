@@ -30,7 +30,7 @@ def _language_of(services: Any, listen: A.Listen) -> str:
 
 
 def make_audio_recognizer(services: Any, base_dir: str | Path
-                          ) -> Callable[[str, A.Listen], Optional[E.SpeechRecognized]]:
+                          ) -> Callable[..., Optional[E.SpeechRecognized]]:
     """A ``(path, Listen) -> SpeechRecognized | None`` for the simulator.
 
     Args:
@@ -51,14 +51,15 @@ def make_audio_recognizer(services: Any, base_dir: str | Path
                                           getattr(cfg, "whisper_model", None), getattr(cfg, "whisper_threads", None)))
         return loaded[0]
 
-    def hear(path: str, listen: A.Listen) -> Optional[E.SpeechRecognized]:
+    def hear(path: str, listen: A.Listen,
+             on_voiced_frame: Optional[Callable[[bytes], None]] = None) -> Optional[E.SpeechRecognized]:
         p = Path(path)
         if not p.is_absolute():
             p = base / p
         if not p.is_file():
             raise SpeechError(f"say_audio: no such file {p} (paths are relative to the script's directory)")
         rec = recognizer()
-        hyp = recognize_wav(p, listen, rec, _language_of(services, listen))
+        hyp = recognize_wav(p, listen, rec, _language_of(services, listen), on_voiced_frame=on_voiced_frame)
         if hyp is None:
             return None
         clock = getattr(getattr(services, "driver", None), "clock", None)

@@ -214,8 +214,8 @@ def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str
     return pipe.recognize()
 
 
-def recognize_wav(path: str | Path, listen: Any, recognizer: Recognizer,
-                  language: str = "en-US") -> Optional[Hypothesis]:
-    """:func:`recognize_pcm` of a WAV file (any rate; resampled to 8 kHz)."""
-    return recognize_pcm(read_wav(path, PHONE_RATE), listen, recognizer, language)
+def recognize_wav(path: str | Path, listen: Any, recognizer: Recognizer, language: str = "en-US",
+                  on_voiced_frame: Optional[Callable[[bytes], None]] = None) -> Optional[Hypothesis]:
+    """:func:`recognize_pcm` of a WAV file (any rate; resampled to 8 kHz); voiced frames as the tap gets them."""
+    return recognize_pcm(read_wav(path, PHONE_RATE), listen, recognizer, language, on_voiced_frame)
 

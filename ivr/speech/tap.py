@@ -130,6 +130,11 @@ class VoiceTap:
         for sub in subs:
             sub._put(frame)
 
+    def forget(self, call_id: str) -> None:
+        """Drop the call's recent frames now (a voice decision was made: no raw audio outlives it)."""
+        with self._lock:
+            self._recent.pop(call_id, None)
+
     def end(self, call_id: str) -> None:
         """The call's audio ended: subscribers' :meth:`Subscription.get` returns None after the rest."""
         with self._lock:

@@ -60,7 +60,10 @@ table{border-collapse:collapse;width:100%} td,th{text-align:left;padding:.2rem .
  <dt>Routing rule</dt><dd id="rule">{{ routing.rule or "(none: the flow's queue)" }}</dd>
  {% if ctx.failed_node %}<dt>Stuck at</dt><dd id="failed-node">{{ ctx.failed_node }}</dd>{% endif %}
  <dt>Verified</dt><dd><span id="auth" class="badge {{ auth_status }}">{{ auth_status }}</span>
-   {% if ctx.auth.method %}({{ ctx.auth.method }}){% endif %}</dd>
+   {% if ctx.auth.method and ctx.auth.method != "none" %}<span id="auth-method">by {{ ctx.auth.method }}</span>{% endif %}
+   {% if ctx.auth.score is not none %}<span id="auth-score">score {{ "%.2f"|format(ctx.auth.score) }}</span>{% endif %}
+   {% if ctx.auth.net_speech_s %}<span id="auth-speech">on {{ "%.1f"|format(ctx.auth.net_speech_s) }} s of speech</span>{% endif %}
+   {% if ctx.auth.replay %}<span id="auth-replay" class="badge rejected">recording played back</span>{% endif %}</dd>
  <dt>Flow</dt><dd>{{ ctx.flow }} ({{ ctx.language }})</dd>
  <dt>Started</dt><dd><time id="started" datetime="{{ ctx.timings.started_at or '' }}">{{ ctx.timings.started_at or "" }}</time></dd>
  <dt>In self-service</dt><dd id="self-service">{{ ctx.timings.self_service_seconds }} s, {{ ctx.timings.turns }} turns</dd>

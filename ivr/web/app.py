@@ -14,7 +14,7 @@ from flask import Flask
 
 from ..config import Config, is_env_name
 from ..services import Services, build_services
-from . import api, app_state, audio, handoff, media, pages, voice
+from . import api, app_state, audio, handoff, media, pages, voice, voiceprints_api
 
 MAX_REQUEST_BYTES = 1 << 20
 """Twilio's webhooks are a few kB; anything near this is not one."""
@@ -46,6 +46,7 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     audio.install(app, config.audio_dir, background=bool(config.extra.get("prompt_background", True)))
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(voiceprints_api.bp)
     app.register_blueprint(pages.bp)
     handoff.init_app(app)
     media.install(app)

@@ -25,7 +25,7 @@ from ...speech.codec import ulaw_to_pcm16
 from ...speech.pipeline import ListenPipeline
 from ...speech.vad import EndpointDetector, SpeechEnded, SpeechPaused, SpeechStarted, VadConfig
 from ..barge_in import split_turn
-from .runtime import MediaRuntime
+from .runtime import MediaRuntime, quietly
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,15 @@ class MediaSession:
         self.gap_from: Optional[float] = None
         self.early = False
         self.language = "en-US"
-        self.detector = EndpointDetector(VadConfig(), on_voiced_frame=lambda f: rt.tap.publish(call_id, f))
+        self.detector = EndpointDetector(VadConfig(), on_voiced_frame=self._tap)
         self.reply_ms: list[float] = []
+
+    def _tap(self, frame: bytes) -> None:
+        """A voiced frame to the voice tap, unless the call is in a sensitive ask (a PIN said aloud, PCI)."""
+        listen = self.listen
+        if listen is not None and listen.sensitive:
+            return
+        self.rt.tap.publish(self.call_id, frame)
 
     # -- sending --------------------------------------------------------------
     def _send(self, text: str) -> None:
@@ -143,6 +150,8 @@ class MediaSession:
     # -- turns ------------------------------------------------------------------
     def begin(self) -> None:
         """Play the call's pending first turn (kept by ``POST /voice``), or resume it."""
+        if self.driver.voice_auth is not None:  # passive authentication listens to this call on the tap
+            self.driver.voice_auth.follow(self.rt.tap, self.call_id)
         with self.lock:
             state = self.driver.state(self.call_id)
             actions: Optional[list[A.Action]] = None
@@ -415,6 +424,23 @@ class MediaSession:
             keys, self.held_keys = self.held_keys, []
             for digit in keys:
                 self.on_dtmf(digit)
+        if self.driver.voice_auth is not None and not self.closed:
+            quietly(lambda: self.rt.pool.submit(self._passive_auth))
+
+    def _passive_auth(self) -> None:
+        """After an utterance, off the media loop: a voice decision once enough speech was heard.
+
+        Its result changes what the call knows (``auth``), rarely what it says:
+        only actions it brings (none, unless the flow reacts) are played.
+        """
+        turn = self.driver.passive_auth(self.call_id)
+        if turn is None:
+            return
+        with self.lock:
+            if self.closed:
+                return
+            if any(isinstance(a, (A.Play, A.Transfer, A.Hangup)) for a in turn.actions):
+                self._run(turn.actions)
 
     # -- the end ----------------------------------------------------------------------
     def teardown(self, how: str) -> None:
@@ -426,6 +452,7 @@ class MediaSession:
             self.closed = True
             self.listen = self.pipeline = None
         self.rt.tap.end(self.call_id)
+        self.driver.end_audio(self.call_id)
         if mid_dialogue:
             try:
                 state = self.driver.state(self.call_id)
