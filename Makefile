@@ -16,7 +16,7 @@ run: install
 	@$(BIN)/python -m ivr models adapt \
 	  || echo "warning: the speech model could not be adapted to phone lines; speech uses the stock model" >&2
 	@$(BIN)/python -m ivr models cohort \
-	  || echo "warning: the voice-authentication cohort could not be built; voice authentication stays off" >&2
+	  || echo "warning: the voice-authentication cohort could not be built now; the server builds it when it starts" >&2
 	@IVR_DEV=$${IVR_DEV:-1} $(BIN)/python -m ivr prompts build --no-progress \
 	  || echo "warning: some prompts could not be rendered; those play with <Say> until fixed" >&2
 	IVR_DEV=$${IVR_DEV:-1} $(BIN)/python -m ivr serve --host $(HOST) --port $(PORT)
