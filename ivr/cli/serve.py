@@ -48,6 +48,7 @@ def serve(host: str, port: int, workers: int, streams: Optional[int], threads: O
     click.echo(f"IVR serving flows {', '.join(parts(app).services.flows.ids) or '(none)'} "
                f"on http://{host}:{port}/ (POST /voice)", err=True)
     click.echo(speech, err=True)
+    click.echo(_voice_auth_summary(app, config), err=True)
     click.echo(f"capacity: {workers} worker(s) x {threads} threads, for {streams} streamed calls "
                f"(CPU keeps replies under 1 s up to about {CPU_STREAMS_PER_WORKER * workers}; see README, Sizing)",
                err=True)
@@ -90,3 +91,14 @@ def _speech_summary(config: Config) -> str:
         return f"speech: pocketsphinx, phone-line model {model}"
     return ("speech: pocketsphinx, stock 16 kHz model (callers are heard far better after "
             "`python -m ivr models adapt`)")
+
+
+def _voice_auth_summary(app: Any, config: Config) -> str:
+    """Whether callers are verified by voice, by which engine, and how to turn it on when it is off."""
+    va = parts(app).services.driver.voice_auth
+    if va is not None:
+        return f"voice authentication: {getattr(va.authenticator, 'name', 'on')}"
+    if config.voice_auth == "off":
+        return "voice authentication: off (IVR_VOICE_AUTH=off)"
+    return ("voice authentication: off (the embedded engine needs its weights: "
+            "pip install --no-deps Resemblyzer==0.1.4)")

@@ -179,6 +179,7 @@ def test_serve_sizes_threads_for_its_streams_and_warns_when_webhooks_would_wait(
         proc.terminate()
         out = proc.communicate(timeout=15)[0]
     assert f"capacity: {capacity}" in out, out
+    assert "voice authentication: embedded" in out, out          # the weights ship with `make install`
     assert ("warning: --threads 32 leaves 0 threads per worker for webhooks once 80 streamed calls are open"
             in out) is warns, out
     if warns:
