@@ -1,5 +1,6 @@
-"""Running calls: the driver shared by every transport."""
+"""Running calls: the driver every transport uses, and the voice authentication it carries out in turns."""
 
 from .driver import CallDriver, Turn
+from .voice_auth import VoiceAuth
 
-__all__ = ["CallDriver", "Turn"]
+__all__ = ["CallDriver", "Turn", "VoiceAuth"]
