@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import Iterable, Sequence
 
 from ..errors import SpeechError
 from ..speech.codec import PHONE_RATE, phone_line, read_wav, write_wav
-from ..speech.synth import add_noise, cache_dir, synthesize
+from ..speech.synth import add_noise, cache_dir, synthesize, write_cached
 
 __all__ = ["Voice", "TUNING", "HELD_OUT", "SENTENCES", "speak", "generate", "voice_set"]
 
@@ -166,10 +165,7 @@ def speak(voice: Voice, text: str, *, snr_db: float | None = 25.0, seed: int = 0
         pcm = add_noise(pcm, snr_db, "white", seed)
     pcm = b"\x00\x00" * (PHONE_RATE // 5) + pcm + b"\x00\x00" * (PHONE_RATE * 3 // 10)
     pcm = phone_line(pcm)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(pcm)
-    os.replace(tmp, path)
+    write_cached(path, pcm)
     return pcm
 
 

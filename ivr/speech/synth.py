@@ -21,7 +21,7 @@ import numpy as np
 from ivr.errors import SpeechError
 from ivr.speech.codec import PHONE_RATE, phone_line, read_wav, write_wav
 
-__all__ = ["synthesize", "write_wav", "add_noise", "cache_dir", "VOICES"]
+__all__ = ["synthesize", "write_wav", "write_cached", "add_noise", "cache_dir", "VOICES"]
 
 VOICES: tuple[str, ...] = (
     "flite:kal", "flite:awb", "flite:rms", "flite:slt",
@@ -82,11 +82,16 @@ def synthesize(text: str, voice: str = "flite:kal", *, snr_db: float | None = No
                            snr_db, noise, seed, lead_ms, trail_ms)
     if phone:
         pcm = phone_line(pcm)
+    write_cached(path, pcm)
+    return pcm
+
+
+def write_cached(path: Path, data: bytes) -> None:
+    """Write a cache file atomically, so parallel test workers never read half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(pcm)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
-    return pcm
 
 
 def add_noise(pcm: bytes, snr_db: float, kind: str = "white", seed: int = 0) -> bytes:

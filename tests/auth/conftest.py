@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from ivr.auth import Consent, EmbeddedVoiceAuthenticator, SpeakerEncoder, VoiceprintStore
 from ivr.bench.speakers import SENTENCES, Voice, speak
 from ivr.store.sql import make_engine
+from tests.store.test_store_contract import _pg_schema
 
-PG_URL = os.environ.get("IVR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "auth-test-key-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
@@ -54,22 +51,6 @@ def _speech_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IVR_MODELS_DIR", str(MODELS))
 
 
-def _pg_url() -> Iterator[str]:
-    schema = "ivr_auth_" + uuid.uuid4().hex[:8]
-    try:
-        eng = create_engine(PG_URL)
-        with eng.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with eng.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        eng.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path: Path):
     """An SQLAlchemy engine on SQLite or on a fresh PostgreSQL schema."""
@@ -78,7 +59,7 @@ def db(request, tmp_path: Path):
         yield eng
         eng.dispose()
     else:
-        gen = _pg_url()
+        gen = _pg_schema()
         eng = make_engine(next(gen))
         yield eng
         eng.dispose()
