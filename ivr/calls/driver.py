@@ -252,8 +252,8 @@ class CallDriver:
 
         Transports call this after each utterance; None when there is nothing to decide yet.
         """
-        if self.voice_auth is None:
-            return None
+        if self.voice_auth is None or not self.voice_auth.undecided(call_id):
+            return None   # decided already (or never heard): no store read per utterance
         state = self.store.load_state(call_id)
         if state is None or state.ended:
             return None

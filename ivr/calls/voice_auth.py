@@ -120,6 +120,12 @@ class VoiceAuth:
             cap.sub.close()
 
     # -- passive ---------------------------------------------------------------
+    def undecided(self, call_id: str) -> bool:
+        """Whether a passive decision is still to come for the call (cheap: no store, no audio)."""
+        with self._lock:
+            cap = self._calls.get(call_id)
+            return cap is not None and not cap.decided
+
     def passive(self, state: CallState) -> Optional[E.Event]:
         """A decision from ordinary turns' speech, once enough was heard; None while there is not.
 
