@@ -4,7 +4,7 @@ from .base import DECISIONS, Consent, Decision, Enrollment, Verdict, VoiceAuthen
 from .cohort import Cohort, build_cohort, load_cohort
 from .embedded import REJECT_THRESHOLD, VERIFY_THRESHOLD, EmbeddedVoiceAuthenticator
 from .encoder import INSTALL_WEIGHTS, SpeakerEncoder, find_weights
-from .errors import AuthConfigError, AuthError, NoStableKey, NotEnrolled
+from .errors import AuthConfigError, AuthError, NoStableKey, NotEnrolled, TooLittleSpeech
 from .factory import make_authenticator
 from .remote import HttpVoiceAuthenticator, sign_body
 from .replay import fingerprint, replay_distance
@@ -13,5 +13,5 @@ from .voiceprints import AuditRow, VoiceprintStore
 __all__ = ["DECISIONS", "Consent", "Decision", "Enrollment", "Verdict", "VoiceAuthenticator", "Cohort",
            "build_cohort", "load_cohort", "REJECT_THRESHOLD", "VERIFY_THRESHOLD", "EmbeddedVoiceAuthenticator",
            "INSTALL_WEIGHTS", "SpeakerEncoder", "find_weights", "AuthConfigError", "AuthError", "NoStableKey",
-           "NotEnrolled", "make_authenticator", "HttpVoiceAuthenticator", "sign_body", "fingerprint",
+           "NotEnrolled", "TooLittleSpeech", "make_authenticator", "HttpVoiceAuthenticator", "sign_body", "fingerprint",
            "replay_distance", "AuditRow", "VoiceprintStore"]

@@ -24,7 +24,7 @@ import numpy as np
 from .base import Consent, Enrollment, Verdict
 from .cohort import Cohort, load_cohort
 from .encoder import SpeakerEncoder
-from .errors import AuthError, NotEnrolled
+from .errors import AuthError, NotEnrolled, TooLittleSpeech
 from .features import HOP, preprocess
 from .replay import REPLAY_BER, fingerprint, pack, replay_distance, unpack
 from .voiceprints import VoiceprintStore
@@ -91,8 +91,7 @@ class EmbeddedVoiceAuthenticator:
         self.store._require_key()
         emb, net = self.embed(audio)
         if net < self.min_enroll_s:
-            raise AuthError(f"{net:.1f} s of net speech is not enough to enrol {subject!r}; "
-                            f"at least {self.min_enroll_s:g} s is needed")
+            raise TooLittleSpeech(subject, net, self.min_enroll_s)
         enrollment = self.store.save(subject, self.name, emb, net)
         self.store.add_fingerprint(subject, pack(fingerprint(audio)))
         return enrollment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError, IvrError
 
-__all__ = ["AuthError", "AuthConfigError", "NotEnrolled", "NoStableKey"]
+__all__ = ["AuthError", "AuthConfigError", "NotEnrolled", "NoStableKey", "TooLittleSpeech"]
 
 
 class AuthError(IvrError):
@@ -32,3 +32,12 @@ class NotEnrolled(AuthError):
 class NoStableKey(AuthConfigError):
     """Raised by ``enroll`` when ``IVR_SECRET_KEY`` is unset: a voiceprint sealed with a per-process key
     could never be read after a restart, so nothing is stored."""
+
+
+class TooLittleSpeech(AuthError):
+    """Raised by ``enroll`` when the audio holds less net speech than a voiceprint needs: ask for more."""
+
+    def __init__(self, subject: str, net_speech_s: float, needed_s: float) -> None:
+        self.net_speech_s, self.needed_s = net_speech_s, needed_s
+        super().__init__(f"{net_speech_s:.1f} s of net speech is not enough to enrol {subject!r}; "
+                         f"at least {needed_s:g} s is needed")

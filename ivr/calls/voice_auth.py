@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ..auth import AuthError, Consent, NotEnrolled, VoiceAuthenticator
+from ..auth import Consent, NotEnrolled, TooLittleSpeech, VoiceAuthenticator
 from ..engine import actions as A
 from ..engine import events as E
 from ..engine.state import CallState
@@ -217,10 +217,8 @@ class VoiceAuth:
             return E.EnrollResult("more_speech", heard, at=self.clock())
         try:
             enrollment = self.authenticator.enroll(subject, audio)
-        except AuthError as exc:
-            if "not enough" in str(exc):   # voiced audio, but less net speech than the engine needs
-                return E.EnrollResult("more_speech", heard, at=self.clock())
-            raise
+        except TooLittleSpeech as exc:   # voiced audio, but less net speech than the engine needs
+            return E.EnrollResult("more_speech", exc.net_speech_s, at=self.clock())
         self._forget_audio(call_id)
         return E.EnrollResult("enrolled", enrollment.net_speech_s, at=self.clock())
 
