@@ -86,6 +86,12 @@ class Config:
             A webhook turn makes up to about three store calls and Twilio gives up after 15 s,
             so a store that does not answer must fail fast enough for the caller to hear the
             apology and reach a person well before that.
+        turn_deadline: ``IVR_TURN_DEADLINE`` (seconds; unset: the driver's ``TURN_DEADLINE``, 8): what all
+            hooks of one turn may take together, well under the 15 s after which Twilio gives up on
+            a webhook; a hook still running then counts as timed out and the caller reaches a person.
+        hold_after: ``IVR_HOLD_AFTER`` (seconds; unset: ``HOLD_AFTER`` of :mod:`ivr.calls.pending`, 2.5):
+            how long a keypad webhook waits for a slow turn before the caller hears a holding phrase
+            and Twilio is redirected to wait for the rest (``/voice/pending``).
         twilio_workflow_sid: ``IVR_TWILIO_WORKFLOW_SID``, the TaskRouter workflow of an ``<Enqueue>``
             whose queue names none.
         twilio_account_sid: ``TWILIO_ACCOUNT_SID``, for recording downloads, dialing callbacks and
@@ -123,6 +129,8 @@ class Config:
     instance_dir: str = "instance"
     flow_check_interval: float = 1.0
     store_timeout: float = 2.0
+    turn_deadline: Optional[float] = None
+    hold_after: Optional[float] = None
     media_streams: Optional[bool] = None
     """``IVR_MEDIA_STREAMS=1``: speech flows run over Twilio Media Streams (``<Connect><Stream>``);
     unset or 0: every flow answers keypad TwiML (``<Gather input="dtmf">``)."""
@@ -177,6 +185,10 @@ class Config:
             instance_dir=e.get("IVR_INSTANCE_DIR") or "instance",
             media_streams=_flag(e["IVR_MEDIA_STREAMS"]) if (e.get("IVR_MEDIA_STREAMS") or "").strip() else None,
             store_timeout=_seconds(e.get("IVR_STORE_TIMEOUT"), "IVR_STORE_TIMEOUT", 2.0),
+            turn_deadline=(_seconds(e["IVR_TURN_DEADLINE"], "IVR_TURN_DEADLINE", 8.0)
+                           if (e.get("IVR_TURN_DEADLINE") or "").strip() else None),
+            hold_after=(_seconds(e["IVR_HOLD_AFTER"], "IVR_HOLD_AFTER", 2.5)
+                        if (e.get("IVR_HOLD_AFTER") or "").strip() else None),
             twilio_workflow_sid=e.get("IVR_TWILIO_WORKFLOW_SID") or None,
             twilio_account_sid=e.get("TWILIO_ACCOUNT_SID") or None,
             crm_webhook_url=e.get("IVR_CRM_WEBHOOK_URL") or None,

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from .auth import AuthConfigError, make_authenticator
-from .calls.driver import CallDriver
+from .calls.driver import TURN_DEADLINE, CallDriver
+from .calls.pending import PendingTurns
 from .calls.voice_auth import VoiceAuth
 from .config import Config
 from .errors import Problem
@@ -34,6 +35,8 @@ class Services:
     store: Store
     hooks: HookRegistry
     driver: CallDriver
+    pending: PendingTurns = field(default_factory=PendingTurns)
+    """Keypad turns running on while the caller hears a holding message (:mod:`ivr.calls.pending`)."""
     on_close: list[Callable[[], None]] = field(default_factory=list)
     """Shutdown steps of optional layers (e.g. the background prompt renderer), run first."""
 
@@ -41,6 +44,7 @@ class Services:
         while self.on_close:
             self.on_close.pop()()
         self.flows.close()
+        self.pending.close()
         self.hooks.close()
         self.store.close()
 
@@ -68,7 +72,8 @@ def build_services(config: Config, store: Optional[Store] = None,
     hooks = make_hooks(config)
     flows = FlowSet(config.flows_dir, validator=hook_validator(hooks), check_interval=config.flow_check_interval)
     store = store or open_store(config)
-    driver = CallDriver(flows, store, hooks, clock=clock or time.time)
+    driver = CallDriver(flows, store, hooks, clock=clock or time.time,
+                        turn_deadline=config.turn_deadline or TURN_DEADLINE)
     driver.voice_auth = make_voice_auth(config, driver.clock, _sql_engine(store))
     return Services(config, flows, store, hooks, driver)
 

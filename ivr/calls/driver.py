@@ -13,7 +13,11 @@ console) calls the driver, so all of them share one behaviour:
   answer it gave is kept with the state.  A retried webhook (same request
   key) or a request for a turn the call has already left (an older
   ``turn``) gets that answer again without being applied; a request that
-  lost a race to another one for the same call looks again.
+  lost a race to another one for the same call looks again;
+* keep each turn within one deadline (:data:`TURN_DEADLINE`), shared by all
+  of its hooks, well under the 15 s after which Twilio gives up on a webhook:
+  a hook past it counts as timed out and the flow's ``on_failure`` (or a
+  person) follows.
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ from .voice_auth import VoiceAuth
 log = logging.getLogger(__name__)
 
 MAX_HOOKS_PER_TURN = 16
+TURN_DEADLINE = 8.0
+"""Seconds all hooks of one turn may take together (``IVR_TURN_DEADLINE``).
+
+Twilio abandons a webhook after 15 s and the caller hears its error message; 8 s
+leaves room for the store calls, the rendering and the way back, and a hook that
+is still running then is a timed-out hook (→ the flow's ``on_failure`` or a person)."""
 MAX_CONFLICTS = 8
 """Tries of one turn against concurrent writers of the same call before giving up (→ a person)."""
 REPLY = "reply"
@@ -81,12 +91,15 @@ class CallDriver:
     """
 
     def __init__(self, flows: FlowSet, store: Store, hooks: HookRegistry,
-                 clock: Callable[[], float] = time.time, default_queue: str = "general") -> None:
+                 clock: Callable[[], float] = time.time, default_queue: str = "general",
+                 turn_deadline: float = TURN_DEADLINE) -> None:
         self.flows = flows
         self.store = store
         self.hooks = hooks
         self.clock = clock
         self.default_queue = default_queue
+        self.turn_deadline = turn_deadline
+        """Seconds the hooks of one turn may take together (:data:`TURN_DEADLINE`)."""
         self.directory = None
         """Where callers' earlier calls come from (``history(caller, exclude=, limit=)``); None: the store."""
         self.voice_auth: Optional[VoiceAuth] = None
@@ -105,6 +118,7 @@ class CallDriver:
                 webhook retried, or sent twice at once, starts the call once.
         """
         def run() -> Turn:
+            deadline = self._deadline()
             for _ in range(MAX_CONFLICTS):
                 existing = self.store.load_state(call_id)
                 if existing is not None:  # Twilio retried the first webhook: the same answer, no restart
@@ -113,7 +127,7 @@ class CallDriver:
                 state, actions = step(flow, None, E.CallStarted(call_id, caller, called, self.clock(), history,
                                                          entry=entry))
                 try:
-                    return self._finish(flow, state, actions, expected=0, key=key)
+                    return self._finish(flow, state, actions, expected=0, key=key, deadline=deadline)
                 except StoreConflict:
                     log.info("call %s: started by a concurrent request; answering as it did", call_id)
             raise StoreConflict(f"call {call_id}: too many concurrent writers")
@@ -132,6 +146,7 @@ class CallDriver:
                 key again is a retry and gets the same answer, applied once.
         """
         def run() -> Turn:
+            deadline = self._deadline()
             for _ in range(MAX_CONFLICTS):
                 state, flow = self._running(call_id)
                 last = state.extra.get(REPLY) or {}
@@ -149,7 +164,7 @@ class CallDriver:
                     return self._replay(state, flow)
                 new, actions = step(flow, state, event)
                 try:
-                    return self._finish(flow, new, actions, expected=state.version, key=key)
+                    return self._finish(flow, new, actions, expected=state.version, key=key, deadline=deadline)
                 except StoreConflict:
                     log.info("call %s: a concurrent request changed the call; looking again", call_id)
             raise StoreConflict(f"call {call_id}: too many concurrent writers")
@@ -164,6 +179,24 @@ class CallDriver:
         def run() -> Turn:
             return self._replay(*self._running(call_id))
         return self._guard(run, call_id, "", None)
+
+    def answer(self, call_id: str) -> Turn:
+        """The answer the call's last saved turn gave, again, applying nothing.
+
+        For a transport that let a slow turn finish in the background (the
+        keypad path's holding message and ``<Redirect>``) and now needs what it said.
+        """
+        def run() -> Turn:
+            return self._answered(*self._running(call_id))
+        return self._guard(run, call_id, "", None)
+
+    def _deadline(self) -> float:
+        """When the turn starting now must be done with its hooks (``time.monotonic()`` seconds).
+
+        The wall clock, not :attr:`clock`: simulated calls pin the call's time, never
+        the time a hook may take.
+        """
+        return time.monotonic() + self.turn_deadline
 
     def _running(self, call_id: str) -> tuple[CallState, Flow]:
         """A running call's state and flow; LookupError (→ a person) when either is gone."""
@@ -198,12 +231,17 @@ class CallDriver:
 
     # -- internals --------------------------------------------------------
     def _finish(self, flow: Flow, state: CallState, actions: list[A.Action], expected: int,
-                key: Optional[str] = None) -> Turn:
+                key: Optional[str] = None, deadline: Optional[float] = None) -> Turn:
         """Run the turn's hooks, then save it with its answer, if the stored version is still ``expected``.
+
+        Each hook waits for the smaller of its own timeout and what is left until
+        ``deadline`` (default: :attr:`turn_deadline` from now), so sixteen slow hooks
+        still end the turn in time; past it a hook is not started and counts as timed out.
 
         Raises:
             StoreConflict: another request saved this call first; nothing was written.
         """
+        deadline = self._deadline() if deadline is None else deadline
         events: list[A.RecordEvent] = []
         out: list[A.Action] = []
         hooks_run = 0
@@ -227,7 +265,9 @@ class CallDriver:
             else:
                 call = HookCall(last.hook, dict(last.args), state.call_id, state.caller, state.flow, last.node,
                                 at=self.clock())
-                result = self.hooks.run(call, last.timeout, http=_http_spec(flow, last.hook), clock=self.clock)
+                left = deadline - time.monotonic()
+                result = self.hooks.run(call, min(last.timeout, left), http=_http_spec(flow, last.hook),
+                                        clock=self.clock)
             state, actions = step(flow, state, result)
         state.last_prompts = [a.text for a in out if isinstance(a, A.Play)]
         state.extra[REPLY] = {"key": key, "actions": [A.to_dict(a) for a in out]}

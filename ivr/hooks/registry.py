@@ -17,6 +17,7 @@ import hmac
 import importlib
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -86,7 +87,36 @@ class HookRegistry:
     def __init__(self, max_workers: int = 16, secrets: Optional[Mapping[str, str]] = None) -> None:
         self._hooks: dict[str, HookFn] = {}
         self.secrets: Mapping[str, str] = dict(secrets or {})
+        self.max_workers = max_workers
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ivr-hook")
+        self._lock = threading.Lock()
+        self._abandoned = 0
+
+    @property
+    def abandoned(self) -> int:
+        """Hook threads still held by hooks that timed out (Python cannot stop a running thread).
+
+        The pool is bounded (``max_workers``), so a hook that never returns holds one
+        of its threads, never a new one: while every thread is held, later hooks wait
+        in the pool's queue, time out and are cancelled there, and their callers reach
+        a person. This count (logged on every timeout, shown by ``GET /api/health``)
+        says when a back end is eating the pool.
+        """
+        with self._lock:
+            return self._abandoned
+
+    def _abandon(self, future: Any) -> int:
+        """Count a timed-out hook's thread until its function returns at last; the count now."""
+        if future.cancel():  # still queued: it will never run, so it holds nothing
+            return self.abandoned
+        with self._lock:
+            self._abandoned += 1
+
+        def released(_: Any) -> None:
+            with self._lock:
+                self._abandoned -= 1
+        future.add_done_callback(released)
+        return self.abandoned
 
     def register(self, name: str, fn: Optional[HookFn] = None) -> Any:
         """Register ``fn`` under ``name``; usable as a decorator: ``@registry.register("x")``."""
@@ -117,7 +147,13 @@ class HookRegistry:
 
     def run(self, call: HookCall, timeout: float, http: Optional[dict] = None,
             clock: Callable[[], float] = time.time) -> HookCompleted | HookFailed:
-        """Run a hook with a timeout; never raises (failures become HookFailed)."""
+        """Run a hook with a timeout; never raises (failures become HookFailed).
+
+        Args:
+            timeout: seconds to wait; the driver passes the smaller of the hook's own
+                timeout and what is left of the turn's deadline. Zero or less: the hook
+                is not started and counts as timed out.
+        """
         started = time.perf_counter()
 
         def ms() -> float:
@@ -129,12 +165,16 @@ class HookRegistry:
             fn = lambda: _http_hook(call, http, self.secrets)
         else:
             return HookFailed(f"hook {call.name!r} is not registered", at=clock(), ms=0.0)
+        if timeout <= 0:
+            log.warning("hook %s not started: the turn's deadline has passed (call %s)", call.name, call.call_id)
+            return HookFailed("timeout", timed_out=True, at=clock(), ms=0.0)
         future = self._pool.submit(fn)
         try:
             reply = _reply(future.result(timeout=timeout))
         except FutureTimeout:
-            future.cancel()
-            log.warning("hook %s timed out after %.1fs (call %s)", call.name, timeout, call.call_id)
+            held = self._abandon(future)
+            log.warning("hook %s timed out after %.1fs (call %s); %d of %d hook threads held by timed-out hooks",
+                        call.name, timeout, call.call_id, held, self.max_workers)
             return HookFailed("timeout", timed_out=True, at=clock(), ms=ms())
         except Exception as exc:  # a failing hook must send the caller to a person, not crash the call
             if _is_timeout(exc):

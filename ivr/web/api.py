@@ -102,6 +102,11 @@ def health() -> Any:
     built: those play with ``<Say>``, and holding traffic would not fix
     them (``prompts.missing`` says so). A load balancer can hold traffic
     until ``ready``; calls that arrive earlier are still answered, slower.
+
+    ``hooks`` says how many hook threads timed-out hooks still hold (of the
+    bounded pool's ``max_threads``) and how many keypad turns run in the
+    background now: a back end that stops answering shows here before
+    callers notice (they reach a person meanwhile).
     """
     web = app_state.parts()
     speech = web.media.readiness() if web.media is not None and web.speech_calls else None
@@ -114,7 +119,10 @@ def health() -> Any:
         except Exception as exc:  # noqa: BLE001 - health must answer even when the audio directory is broken
             prompts = {"error": f"{type(exc).__name__}: {exc}"}
     ready = (speech is None or bool(speech["ready"])) and not (prompts or {}).get("rendering")
-    return jsonify(status="ok", flows=flows.ids, ready=ready, speech=speech, prompts=prompts)
+    svc = web.services
+    hooks = {"abandoned": svc.hooks.abandoned, "max_threads": svc.hooks.max_workers,
+             "turns_running": svc.pending.running()}
+    return jsonify(status="ok", flows=flows.ids, ready=ready, speech=speech, prompts=prompts, hooks=hooks)
 
 
 @bp.get("/flows")

@@ -273,3 +273,46 @@ def test_media_streams_on_by_default_for_speech_flows(tmp_path, flows_dir) -> No
         assert root.find("./Connect/Stream").get("url") == "wss://ivr.example.com/media"
     finally:
         parts(app).services.close()
+
+
+STUCK_FLOW = """\
+flow: stuck
+start: main
+settings: {speech: true}
+nodes:
+  main:
+    menu:
+      prompt: Press 1 to check.
+      options:
+        - key: "1"
+          goto: lookup
+  lookup:
+    action: {hook: stuck, timeout: 30, outcomes: {ok: bye}}
+  bye:
+    hangup: Goodbye.
+"""
+
+
+def test_slow_hook_over_the_stream_reaches_a_person_within_the_deadline(make_app, flows_dir) -> None:
+    """The stream plays audio, not TwiML: the turn deadline alone ends a stuck hook, then a person."""
+    release = threading.Event()
+    app = make_app(media_streams=True, secret_key="media-test-secret", extra={"prompt_background": False},
+                   turn_deadline=1.5)
+    parts(app).services.hooks.register("stuck", lambda call: release.wait(60) and "ok")
+    (flows_dir / "stuck.yaml").write_text(STUCK_FLOW)
+    live = Live(app)
+    try:
+        sid = "CA" + "c" * 32
+        params = start_call(live, sid, flow="stuck")
+        with MediaStreamClient(live.url, speed=0, call_sid=sid, timeout=WAIT) as c:
+            c.connect(params)
+            assert c.wait_for(lambda: turns(c) >= 1, WAIT)
+            t0 = time.monotonic()
+            c.send_dtmf("1")
+            assert c.wait_closed(10)                           # the stream ends for the transfer...
+            assert time.monotonic() - t0 < 1.5 + 2.0           # ...within the turn deadline
+        ctx = task_of(connect_twiml(live, sid))
+        assert ctx["reason"] == "hook_failed" and ctx["results"]["lookup"] == "timeout"
+    finally:
+        release.set()
+        live.close()

@@ -14,6 +14,7 @@ TEXTS: dict[str, str] = {
     "escalate": "Let me get you to a person who can help. Please hold.",
     "agent": "Sure, connecting you to a person. Please hold.",
     "error": "Sorry, something went wrong on our side. Connecting you to a person.",
+    "hold_on": "One moment, please.",  # while a slow hook runs (keypad: then a <Redirect>)
     "closed": "Sorry, the team that can help is closed right now.",
     "opens": "They open {when}.",
     # -- when a team opens: "at 9 AM tomorrow" --

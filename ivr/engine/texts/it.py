@@ -9,6 +9,7 @@ TEXTS: dict[str, str] = {
     "escalate": "La metto in contatto con un operatore. Resti in linea.",
     "agent": "Certo, la metto in contatto con un operatore. Resti in linea.",
     "error": "Scusi, si è verificato un problema. La metto in contatto con un operatore.",
+    "hold_on": "Un momento, prego.",
     "closed": "Scusi, il servizio che può aiutarla in questo momento è chiuso.",
     "opens": "Riapre {when}.",
     "opening": "{day} alle {clock}",

@@ -9,6 +9,7 @@ TEXTS: dict[str, str] = {
     "escalate": "正在为您转接人工服务，请稍候。",
     "agent": "好的，正在为您转接人工服务，请稍候。",
     "error": "对不起，系统出现问题，正在为您转接人工服务。",
+    "hold_on": "请稍等。",
     "closed": "对不起，能为您服务的团队现在已下班。",
     "opens": "他们将于{when}开始服务。",
     "opening": "{day}{clock}",
