@@ -87,8 +87,8 @@ class VoiceAuthenticator(Protocol):
     def enroll(self, subject: str, audio: bytes) -> Enrollment:
         """Build (or replace) the subject's voiceprint from ``audio``; needs recorded consent."""
 
-    def verify(self, subject: str, audio: bytes) -> Verdict:
-        """Score ``audio`` against the subject's voiceprint and decide."""
+    def verify(self, subject: str, audio: bytes, call_id: Optional[str] = None) -> Verdict:
+        """Score ``audio`` against the subject's voiceprint and decide (``call_id`` goes to the audit trail)."""
 
     def delete(self, subject: str) -> bool:
         """Remove voiceprint and consent; True if there was one."""

@@ -61,10 +61,10 @@ class HttpVoiceAuthenticator:
     def _audio(subject: str, audio: bytes) -> dict[str, Any]:
         return {"subject": subject, "audio": base64.b64encode(audio).decode(), "rate": 8000}
 
-    def verify(self, subject: str, audio: bytes) -> Verdict:
+    def verify(self, subject: str, audio: bytes, call_id: Optional[str] = None) -> Verdict:
         """Ask the vendor; any failure is ``inconclusive`` (logged), never an exception into the call."""
         try:
-            resp = self._post("verify", self._audio(subject, audio))
+            resp = self._post("verify", {**self._audio(subject, audio), **({"call_id": call_id} if call_id else {})})
             if resp.status_code == 404:
                 raise NotEnrolled(subject)
             resp.raise_for_status()

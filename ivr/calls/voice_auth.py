@@ -16,7 +16,6 @@ Privacy, by construction:
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -186,8 +185,7 @@ class VoiceAuth:
 
     def _verify(self, call_id: str, subject: str, audio: bytes, passive: bool = False) -> E.AuthResult:
         try:
-            verify = self.authenticator.verify
-            verdict = verify(subject, audio, call_id=call_id) if _takes_call_id(verify) else verify(subject, audio)
+            verdict = self.authenticator.verify(subject, audio, call_id=call_id)
         except NotEnrolled:
             self._forget_audio(call_id, decided=not self._consent(subject))
             return E.AuthResult("voice", "not_enrolled", at=self.clock(), subject=subject,
@@ -225,10 +223,3 @@ class VoiceAuth:
 
 def _min_enroll(va: VoiceAuth) -> float:
     return float(getattr(va.authenticator, "min_enroll_s", 8.0))
-
-
-def _takes_call_id(fn: Callable[..., Any]) -> bool:
-    try:
-        return "call_id" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
