@@ -35,6 +35,7 @@ from ..engine.state import CallState
 from ..errors import StoreConflict
 from ..flow.model import Flow
 from ..flow.registry import FlowSet
+from ..handoff.recording import CallRecorder, RecordingError
 from ..hooks.registry import HookCall, HookRegistry
 from ..store.base import Store
 from .voice_auth import VoiceAuth
@@ -106,6 +107,8 @@ class CallDriver:
         """Who is speaking (VerifyVoice, EnrollVoice, DeleteVoiceprint); None: voice authentication is off."""
         self.transfer_listeners: list[Callable[[CallState, A.Transfer], None]] = []
         """Called after a turn that ends in a transfer is saved (CRM webhooks); errors are logged only."""
+        self.recorder: Optional[CallRecorder] = None
+        """Records calls of flows with ``settings.record`` (paused during sensitive asks); None: no recording."""
 
     # -- public API -----------------------------------------------------
     def start(self, call_id: str, caller: str, called: str, flow: Flow, key: Optional[str] = None,
@@ -269,6 +272,7 @@ class CallDriver:
                 result = self.hooks.run(call, min(last.timeout, left), http=_http_spec(flow, last.hook),
                                         clock=self.clock)
             state, actions = step(flow, state, result)
+        events += self._recording(flow, state, out, first_turn=expected == 0)
         state.last_prompts = [a.text for a in out if isinstance(a, A.Play)]
         state.extra[REPLY] = {"key": key, "actions": [A.to_dict(a) for a in out]}
         state.version = expected + 1
@@ -277,6 +281,44 @@ class CallDriver:
             self.end_audio(state.call_id)   # the call is over: no audio of it is kept
         self._notify(state, out)
         return Turn(out, state, flow, events)
+
+    def _recording(self, flow: Flow, state: CallState, out: list[A.Action],
+                   first_turn: bool) -> list[A.RecordEvent]:
+        """Keep the call's recording paused exactly while the caller is asked a sensitive question.
+
+        Runs before the turn's answer reaches Twilio, so the recording is paused
+        before the question is even heard. Starts the recording with the first
+        answer (Twilio records only calls in progress). A recording that cannot
+        be paused is stopped; one that cannot be stopped either raises, and the
+        caller goes to a person rather than give a secret to a recording.
+        """
+        last = out[-1] if out else None
+        if self.recorder is None or not flow.settings.record or first_turn or \
+                (state.ended and not isinstance(last, A.Transfer)):   # the call is over: so is its recording
+            return []
+        secret = isinstance(last, A.Listen) and last.sensitive
+        have = state.extra.get("recording")   # None (not started), recording, paused, stopped, failed
+        want = "paused" if secret else "recording"
+        if have in ("stopped", "failed") or have == want or (have is None and secret):
+            return []
+        sid = state.call_id
+        try:
+            if have is None:
+                self.recorder.start(sid)
+            elif want == "paused":
+                self.recorder.pause(sid)
+            else:
+                self.recorder.resume(sid)
+        except RecordingError as exc:
+            if want != "paused":   # an unrecorded call hurts nobody: carry on
+                log.warning("call %s: %s", sid, exc)
+                state.extra["recording"] = "failed" if have is None else have
+                return [A.RecordEvent("recording", state.node, self.clock(), {"status": "failed", "wanted": want})]
+            log.error("call %s: %s; stopping the recording so that the secret is not recorded", sid, exc)
+            self.recorder.stop(sid)  # raises RecordingError in turn: the safety net hands the caller to a person
+            want = "stopped"
+        state.extra["recording"] = want
+        return [A.RecordEvent("recording", state.node, self.clock(), {"status": want})]
 
     def _voice(self, action: A.Action, state: CallState) -> E.Event:
         """Carry out a voice-authentication action; without an authenticator the voice decides nothing."""

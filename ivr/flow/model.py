@@ -51,6 +51,8 @@ class Settings(Strict):
                     "one whole, confident choice (VoiceXML's completetimeout); 0 always waits end_of_speech_ms.")
     agent_words: list[str] = Field(default_factory=list, description="Extra phrases that ask for a person.")
     digit_timeout: float = Field(3, gt=0, le=30, description="Seconds between key presses before digit entry ends.")
+    record: bool = Field(False, description="Record whole calls (Twilio REST recordings API, both channels, "
+                                            "from the caller's first answer); paused during sensitive asks.")
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

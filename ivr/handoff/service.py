@@ -30,6 +30,7 @@ from .crm import CrmWebhook, CustomerDirectory, HttpDirectory, StoreDirectory
 from .dialer import Dialer
 from .links import DEFAULT_TTL_S, agent_path
 from .records import HandoffRecords
+from .recording import CallRecorder
 from .transcribe import Recognizer, Transcriber, fetch_recording
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ class Handoff:
                                        fetch=fetch or (lambda url: fetch_recording(url, auth=auth)),
                                        clock=self.clock)
         self._twilio_client = twilio_client
+        status_url = f"{self.config.public_url}/voice/recording" if self.config.public_url else None
+        services.driver.recorder = CallRecorder(self.twilio_client, status_url)
 
     # -- links ----------------------------------------------------------------
     @property
@@ -155,7 +158,8 @@ class Handoff:
     def twilio_client(self) -> Any:
         if self._twilio_client is None:
             if not (self.settings.account_sid and self.config.auth_token):
-                raise ConfigError("dialing callbacks needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+                raise ConfigError("the Twilio REST API (dialing callbacks, recording calls) needs "
+                                  "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
             from twilio.rest import Client
             self._twilio_client = Client(self.settings.account_sid, self.config.auth_token)
         return self._twilio_client

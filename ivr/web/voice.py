@@ -29,6 +29,7 @@ from ..engine import events as E
 from ..flow.model import Flow
 from ..services import Services
 from . import app_state, twiml
+from .call_view import CallView
 from .handoff_twiml import Speaker
 from .transfer import render_transfer
 from .twilio_request import (HANGUP_STATUSES, VoiceParams, install_error_handler, request_key, twilio_signed,
@@ -209,6 +210,30 @@ def status() -> Response:
         if state is not None:
             services().driver.feed(p.call_sid, E.CallerHungUp(at=_time()))
     return xml_response(str(twiml.VoiceResponse()))
+
+
+@bp.post("/recording")
+@twilio_signed
+def recording() -> Response:
+    """Recording status callback of a recorded flow (``settings.record``): where the call's recording is.
+
+    Kept with the call's events (SID, URL, seconds) for quality review; the
+    stretches during sensitive asks were never recorded (see :mod:`ivr.handoff.recording`).
+    """
+    view = CallView()
+    params = view.params
+    if view.state is not None and params.get("RecordingStatus", "completed") == "completed":
+        view.save("recording_completed", recording=params.get("RecordingSid", ""),
+                  url=params.get("RecordingUrl", ""), seconds=_int(params.get("RecordingDuration")),
+                  channels=_int(params.get("RecordingChannels")))
+    return xml_response(str(twiml.VoiceResponse()))
+
+
+def _int(value: Optional[str]) -> Optional[int]:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def _fallback(exc: Exception) -> Response:
