@@ -316,3 +316,36 @@ def test_slow_hook_over_the_stream_reaches_a_person_within_the_deadline(make_app
     finally:
         release.set()
         live.close()
+
+
+SLOW_FLOW = STUCK_FLOW.replace("flow: stuck", "flow: slow").replace("hook: stuck, timeout: 30", "hook: slow, timeout: 6")
+
+
+def test_a_slow_hook_over_the_stream_plays_the_holding_phrase_instead_of_silence(make_app, flows_dir) -> None:
+    """A turn still running after IVR_HOLD_AFTER: "One moment, please." on the stream, then the answer."""
+    app = make_app(media_streams=True, secret_key="media-test-secret", extra={"prompt_background": False},
+                   hold_after=0.5)
+    parts(app).services.hooks.register("slow", lambda call: time.sleep(1.8) or "ok")
+    (flows_dir / "slow.yaml").write_text(SLOW_FLOW)
+    live = Live(app)
+    try:
+        sid = "CA" + "d" * 32
+        params = start_call(live, sid, flow="slow")
+        with MediaStreamClient(live.url, speed=0, call_sid=sid, timeout=WAIT) as c:
+            c.connect(params)
+            assert c.wait_for(lambda: turns(c) >= 1, WAIT)
+            before = len(c.received.audio)
+            t0 = time.monotonic()
+            c.send_dtmf("1")
+            assert c.wait_for(lambda: len(c.received.audio) > before, 1.5), "silence while the hook ran"
+            heard_at = time.monotonic() - t0
+            assert 0.4 < heard_at < 1.3 and turns(c) == 1, "the phrase comes while the hook still runs"
+            time.sleep(0.4)                                      # the whole phrase is sent at once
+            hold_bytes = len(c.received.audio) - before
+            assert turns(c) == 1 and until(c, lambda: c.closed)                    # the hook's answer: goodbye, the call ends
+            assert turns(c) == 2
+        assert hold_bytes >= 8000 * 0.5, "a spoken phrase, not a click"
+        assert parts(app).media.stats()["holds"] == 1
+        assert connect_twiml(live, sid).find("Hangup") is not None
+    finally:
+        live.close()

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
+from ...calls.pending import HOLD_AFTER
 from ...engine import actions as A
 from ...engine import listens
 from ...errors import SpeechError
@@ -77,6 +78,10 @@ class MediaRuntime:
         self._warm_thread: Optional[threading.Thread] = None
         self._warm_pid = 0
         self.timeouts = 0
+        self.hold_after = services.config.hold_after or HOLD_AFTER
+        """Seconds a turn may run (a slow hook) before the caller hears the holding phrase."""
+        self.holds = 0
+        """Holding phrases played (turns that ran longer than :attr:`hold_after`)."""
         self.reply_ms: collections.deque[float] = collections.deque(maxlen=20_000)
         """End-of-turn decision to the first byte of the reply: the server's share of the wait."""
         self.reply_gap_ms: collections.deque[float] = collections.deque(maxlen=20_000)
@@ -249,14 +254,14 @@ class MediaRuntime:
                 "reply_ms": _percentiles(self.reply_ms), "reply_gap_ms": _percentiles(self.reply_gap_ms),
                 "reply_gap_early_ms": _percentiles(self.reply_gap_early_ms),
                 "early_ends": self.early_ends, "speculations": self.speculations,
-                "recognition_timeouts": self.timeouts}
+                "recognition_timeouts": self.timeouts, "holds": self.holds}
 
     def reset_stats(self) -> None:
         """Clear the latency figures and counters (``POST /api/media/stats/reset``); stream counts stay."""
         self.reply_ms.clear()
         self.reply_gap_ms.clear()
         self.reply_gap_early_ms.clear()
-        self.early_ends = self.speculations = self.timeouts = 0
+        self.early_ends = self.speculations = self.timeouts = self.holds = 0
 
     def close(self) -> None:
         """Stop the recognition pool and the warm-up thread (the app is closing)."""

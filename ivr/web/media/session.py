@@ -25,6 +25,7 @@ from ...speech.codec import ulaw_to_pcm16
 from ...speech.pipeline import ListenPipeline
 from ...speech.vad import EndpointDetector, SpeechEnded, SpeechPaused, SpeechStarted, VadConfig
 from ..barge_in import split_turn
+from ..handoff_twiml import Speaker
 from .runtime import MediaRuntime, quietly
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ FRAMES_PER_SECOND = 50
 FRAMES_PER_MESSAGE = 10
 """Outbound prompt audio per ``media`` message (200 ms)."""
 END_MARK_GRACE_S = 5.0
+HOLD_REPEAT_S = 5.0
+"""Seconds between holding phrases while a slow turn (a hook) keeps running."""
 """After the last prompt of a call should have played, close the stream anyway."""
 
 
@@ -82,6 +85,10 @@ class MediaSession:
         self.stream_sid = stream_sid
         self._send_raw = send
         self.lock = threading.RLock()
+        self.send_lock = threading.Lock()
+        """Whole messages only: the holding phrase is sent from its own thread while a turn runs."""
+        self.flow_id: Optional[str] = None
+        self.holds = 0
         self.closed = False
         self.close_requested = False
         self.ending = False
@@ -121,7 +128,8 @@ class MediaSession:
         if self.closed:
             return
         try:
-            self._send_raw(text)
+            with self.send_lock:
+                self._send_raw(text)
         except Exception:  # noqa: BLE001 - the socket went away; the loop tears down
             self.close_requested = True
 
@@ -157,6 +165,7 @@ class MediaSession:
             actions: Optional[list[A.Action]] = None
             if state is not None:
                 self.language = state.language or "en-US"
+                self.flow_id = state.flow
                 media = media_extra(state)
                 pending = media.pop("pending", None)
                 if pending:
@@ -220,8 +229,42 @@ class MediaSession:
     def _feed(self, event: E.Event) -> None:
         node = self.listen.node if self.listen else None
         self.listen = None
-        turn = self.driver.feed(self.call_id, event, expect_node=node)
+        done = threading.Event()
+        threading.Thread(target=self._hold_while, args=(done,), name=f"ivr-hold-{self.call_id[-6:]}",
+                         daemon=True).start()
+        try:
+            turn = self.driver.feed(self.call_id, event, expect_node=node)
+        finally:
+            done.set()
         self._run(turn.actions)
+
+    def _hold_while(self, done: threading.Event) -> None:
+        """While a slow turn runs (a hook), "One moment, please." after ``IVR_HOLD_AFTER`` s, then every
+        :data:`HOLD_REPEAT_S`: the caller never waits in silence (the keypad path's ``<Redirect>`` hold).
+
+        Runs outside :attr:`lock`, which the turn holds; :attr:`send_lock` keeps messages whole, and the
+        turn's own prompts simply queue behind the phrase at Twilio.
+        """
+        wait = self.rt.hold_after
+        while not done.wait(wait):
+            if self.closed:
+                return
+            try:
+                frames = self.rt.frames(self._hold_play())
+            except Exception:  # noqa: BLE001 - a missing phrase must not cost the turn
+                log.exception("call %s: no holding phrase", self.call_id)
+                return
+            for i in range(0, len(frames), FRAMES_PER_MESSAGE):
+                self._send(MS.media_message(self.stream_sid, b"".join(frames[i:i + FRAMES_PER_MESSAGE])))
+            self.holds += 1
+            self.rt.holds += 1
+            wait = HOLD_REPEAT_S
+
+    def _hold_play(self) -> A.Play:
+        flow = self.rt.services.flows.get(self.flow_id) if self.flow_id else None
+        if flow is None:
+            return Speaker(self.language).play_of("hold_on")
+        return Speaker(flow.language, flow.flow, flow.settings.voice, flow.settings.rate).play_of("hold_on")
 
     def _now(self) -> float:
         return self.driver.clock()
