@@ -117,15 +117,17 @@ class Analytics:
             if conn is None:
                 return []
             c = self._classified(w)
-            day = utc_day(c.c.started_at).label("day")
-            days = {r.day: {"day": r.day, **_outcomes(r), "transfer_reasons": {}} for r in conn.execute(
+            day = utc_day(c.c.started_at).label("utc_day")  # grouped by label: PostgreSQL's GROUP BY names
+            # resolve to input columns first, and a repeated expression's bound parameters would differ
+            days = {r.utc_day: {"day": r.utc_day, **_outcomes(r), "transfer_reasons": {}} for r in conn.execute(
                 select(day, *_outcome_columns(c)).group_by(day))}
             reasons = conn.execute(
-                select(day, func.coalesce(field("reason"), "unspecified").label("reason"), func.count().label("n"))
-                .select_from(c.join(call_events, ev.id == c.c.transfer_id)).group_by(day, "reason")
-                .order_by("reason")).all()
+                select(day, func.coalesce(field("reason"), "unspecified").label("transfer_reason"),
+                       func.count().label("n"))
+                .select_from(c.join(call_events, ev.id == c.c.transfer_id)).group_by(day, "transfer_reason")
+                .order_by("transfer_reason")).all()
         for r in reasons:
-            days[r.day]["transfer_reasons"][r.reason] = r.n
+            days[r.utc_day]["transfer_reasons"][r.transfer_reason] = r.n
         return [days[d] for d in sorted(days)]
 
     def survey_distribution(self, flow: str, since: TimeLike = None, until: TimeLike = None,
@@ -142,17 +144,18 @@ class Analytics:
                          else_=number("value").cast(String))
             answered = field("value").isnot(None)
             rows = conn.execute(
-                select(field("question").label("question"), kind.label("kind"),
-                       case((answered, value)).label("value"), func.count().label("n"))
+                select(field("question").label("question_id"), kind.label("question_kind"),
+                       case((answered, value)).label("answer"), func.count().label("n"))
                 .select_from(c.join(call_events, ev.call_id == c.c.call_id))
-                .where(ev.kind == "survey_answer").group_by("question", "kind", "value")).all()
+                .where(ev.kind == "survey_answer").group_by("question_id", "question_kind", "answer")).all()
         out: dict[str, dict[str, Any]] = {}
         for r in rows:
-            q = out.setdefault(r.question, {"kind": r.kind, "counts": {}, "responses": 0, "unanswered": 0})
-            if r.value is None:
+            q = out.setdefault(r.question_id, {"kind": r.question_kind, "counts": {}, "responses": 0,
+                                               "unanswered": 0})
+            if r.answer is None:
                 q["unanswered"] += r.n
             else:
-                q["counts"][r.value] = q["counts"].get(r.value, 0) + r.n
+                q["counts"][r.answer] = q["counts"].get(r.answer, 0) + r.n
                 q["responses"] += r.n
         for q in out.values():
             q["counts"] = dict(sorted(q["counts"].items(), key=lambda kv: _value_order(kv[0])))
@@ -233,12 +236,12 @@ class Analytics:
         for r in conn.execute(self._median(c)):
             out[r.flow]["median_seconds"] = _round(r.median, 1)
         for r in conn.execute(
-                select(c.c.flow, func.coalesce(field("reason"), "unspecified").label("reason"),
-                       func.coalesce(field("mode"), "agent").label("mode"), func.count().label("n"))
+                select(c.c.flow, func.coalesce(field("reason"), "unspecified").label("transfer_reason"),
+                       func.coalesce(field("mode"), "agent").label("transfer_mode"), func.count().label("n"))
                 .select_from(c.join(call_events, ev.id == c.c.transfer_id))
-                .group_by(c.c.flow, "reason", "mode")):
-            _add(out[r.flow]["transfer_reasons"], r.reason, r.n)
-            _add(out[r.flow]["transfer_modes"], r.mode, r.n)
+                .group_by(c.c.flow, "transfer_reason", "transfer_mode")):
+            _add(out[r.flow]["transfer_reasons"], r.transfer_reason, r.n)
+            _add(out[r.flow]["transfer_modes"], r.transfer_mode, r.n)
         for r in conn.execute(select(c.c.flow, c.c.final_node, func.count().label("n"))
                               .where(c.c.outcome == "abandoned").group_by(c.c.flow, c.c.final_node)):
             _add(out[r.flow]["abandoned_by_node"], r.final_node or "(none)", r.n)
@@ -332,6 +335,7 @@ class Analytics:
                        count_if(and_(kind == "csat", v.isnot(None))).label("csat_n"),
                        count_if(and_(kind == "csat", v >= 4)).label("csat_good"),
                        func.avg(case((kind == "ces", v))).label("ces"),
+                       count_if(and_(kind == "ces", v.isnot(None))).label("ces_n"),
                        count_if(and_(kind == "nps", v.isnot(None))).label("nps_n"),
                        count_if(and_(kind == "nps", v >= 9)).label("promoters"),
                        count_if(and_(kind == "nps", v <= 6)).label("detractors"))
@@ -379,10 +383,10 @@ def _outcomes(r: Any) -> dict[str, Any]:
 
 def _survey(r: Any) -> dict[str, Any]:
     if r is None:
-        return {"responses": 0, "csat": None, "ces": None, "nps": None}
+        return {"responses": 0, "csat": None, "ces": None, "nps": None, "answers": {"csat": 0, "ces": 0, "nps": 0}}
     nps = None if not r.nps_n else round(100.0 * (r.promoters - r.detractors) / r.nps_n, 1)
     return {"responses": int(r.responses or 0), "csat": _share(r.csat_good, r.csat_n), "ces": _round(r.ces, 2),
-            "nps": nps, "answers": {"csat": int(r.csat_n), "nps": int(r.nps_n)}}
+            "nps": nps, "answers": {"csat": int(r.csat_n), "ces": int(r.ces_n), "nps": int(r.nps_n)}}
 
 
 def _empty(flow: str) -> dict[str, Any]:
