@@ -17,6 +17,7 @@ from .calls import call, simulate
 from .flows import lint, schema, validate
 from .handoff import callbacks, voicemails
 from .prompts import prompts
+from .report import report
 from .serve import serve
 from .speech import models, recognize
 
@@ -31,5 +32,5 @@ def main(verbose: bool) -> None:
 
 
 for command in (serve, validate, lint, schema, simulate, call, bench, recognize, models, prompts, callbacks,
-                voicemails):
+                voicemails, report):
     main.add_command(command)

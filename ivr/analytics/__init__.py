@@ -1,0 +1,10 @@
+"""Analytics: what callers did, from the stored call events (metrics in SQL; reports, by flow and version).
+
+``Analytics(engine).report(...)`` is what ``python -m ivr report`` prints and
+the report pages draw; ``services.analytics`` is the deployment's instance.
+"""
+
+from .metrics import Analytics, Window
+from .window import ISO_HINT, to_epoch
+
+__all__ = ["Analytics", "ISO_HINT", "Window", "to_epoch"]
