@@ -4,7 +4,7 @@
 the report pages draw; ``services.analytics`` is the deployment's instance.
 """
 
-from .metrics import Analytics, Window
+from .report import Analytics, Window
 from .window import ISO_HINT, to_epoch
 
 __all__ = ["Analytics", "ISO_HINT", "Window", "to_epoch"]
