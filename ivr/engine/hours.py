@@ -19,7 +19,8 @@ def _minutes(hhmm: str) -> int:
     return int(h) * 60 + int(m)
 
 
-def _ranges(hours: Hours, day: date) -> list[tuple[int, int]]:
+def open_ranges(hours: Hours, day: date) -> list[tuple[int, int]]:
+    """The open stretches of a local date, as (start, end) minutes after midnight (holidays: none)."""
     if day.isoformat() in hours.holidays:
         return []
     out = []
@@ -40,7 +41,7 @@ def is_open(hours: Optional[Hours], at: float) -> bool:
         return True
     now = local_time(hours, at)
     minute = now.hour * 60 + now.minute
-    return any(start <= minute < end for start, end in _ranges(hours, now.date()))
+    return any(start <= minute < end for start, end in open_ranges(hours, now.date()))
 
 
 def next_opening(hours: Optional[Hours], at: float, days: int = 14) -> Optional[datetime]:
@@ -51,7 +52,7 @@ def next_opening(hours: Optional[Hours], at: float, days: int = 14) -> Optional[
     tz = ZoneInfo(hours.timezone)
     for offset in range(days + 1):
         day = now.date() + timedelta(days=offset)
-        for start, end in _ranges(hours, day):
+        for start, end in open_ranges(hours, day):
             opens = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(minutes=start)
             if opens > now or (offset == 0 and start <= now.hour * 60 + now.minute < end):
                 return opens if opens > now else now

@@ -19,6 +19,7 @@ environment                    ``extra`` key             meaning
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -31,7 +32,7 @@ from .dialer import Dialer
 from .links import DEFAULT_TTL_S, agent_path
 from .records import HandoffRecords
 from .recording import CallRecorder
-from .transcribe import Recognizer, Transcriber, fetch_recording
+from .transcribe import Recognizer, Transcriber, fetch_recording, wav_to_pcm8k
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ class Handoff:
                                        fetch=fetch or (lambda url: fetch_recording(url, auth=auth)),
                                        clock=self.clock)
         self._twilio_client = twilio_client
+        self._when_lock = threading.Lock()
+        self._when_recognizer: Optional[tuple[Any, Any]] = None
         status_url = f"{self.config.public_url}/voice/recording" if self.config.public_url else None
         services.driver.recorder = CallRecorder(self.twilio_client, status_url)
 
@@ -153,6 +156,38 @@ class Handoff:
             self.transcriber.transcribe(voicemail_id)
         elif self.settings.transcribe == "background":
             self.transcriber.submit(voicemail_id)
+
+    # -- a spoken callback time ------------------------------------------------
+    def hear_when(self, recording_url: str) -> str:
+        """What the caller said in the "when should we call you" recording (empty when nothing was heard).
+
+        Open-vocabulary Whisper (the bundled tiny.en) hears dates and times far better than a phrase
+        grammar ("tomorrow at two in the afternoon"); without it, the configured recogniser with the
+        day-and-time phrases. Raises :class:`~ivr.errors.SpeechError` when the audio cannot be had.
+        """
+        pcm = wav_to_pcm8k(self.transcriber.fetch(recording_url))
+        with self._when_lock:
+            if self._when_recognizer is None:
+                self._when_recognizer = self._build_when_recognizer()
+            recognizer, grammar = self._when_recognizer
+        session = recognizer.start(grammar)
+        step = 8000 * 2 // 5
+        for i in range(0, len(pcm), step):
+            session.accept(pcm[i:i + step])
+        return str(getattr(session.finish(), "text", "") or "")
+
+    def _build_when_recognizer(self) -> tuple[Any, Any]:
+        from ..speech.asr import get_recognizer
+        from ..speech.grammar import Grammar
+        from .callback_time import spoken_phrases
+        try:
+            return get_recognizer("whisper", None, self.config.whisper_model, self.config.whisper_threads), None
+        except Exception as exc:  # noqa: BLE001 - any recogniser will do, a grammar keeps it honest
+            log.warning("spoken callback times use %s with a phrase grammar: Whisper is unavailable (%s)",
+                        self.config.asr_backend or "the default recogniser", exc)
+            rec = get_recognizer(self.config.asr_backend, self.config.vosk_model, self.config.whisper_model,
+                                 self.config.whisper_threads)
+            return rec, Grammar(spoken_phrases())
 
     # -- dialing --------------------------------------------------------------
     def twilio_client(self) -> Any:

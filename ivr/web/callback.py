@@ -10,7 +10,8 @@ for a retry.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import logging
+from datetime import date, datetime, timezone
 from typing import Any, Optional
 
 from flask import Blueprint, Response, request
@@ -18,10 +19,11 @@ from flask import Blueprint, Response, request
 from ..engine import actions as A
 from ..engine.context import build_context, history_entry, iso
 from ..engine import texts
-from ..engine.hours import local_time, spoken_day, spoken_opening
+from ..engine.hours import local_time, open_ranges, spoken_day, spoken_opening
 from ..engine.routing import Route
 from ..engine.state import CallState
 from ..flow.model import Flow
+from ..handoff import callback_time as ct
 from ..handoff import callbacks as cbs
 from ..handoff.dialer import Dialer
 from . import handoff_twiml as HT
@@ -32,6 +34,8 @@ from .transfer import render_transfer
 from .twilio_request import install_error_handler, twilio_signed, xml_response
 from .twilio_request import params as twilio_params
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("handoff_callback", __name__, url_prefix="/voice/queue")
 
 
@@ -41,6 +45,13 @@ ENTER_TRIES = 3
 """Times a number is asked for (silence, a short number or a "no" at the read-back each count)."""
 WINDOW_TRIES = 3
 """Wrong keys at the window question before the first window (as soon as possible) is taken, as after silence."""
+CHOOSE_KEY = "5"
+"""At the window question: choose a day and time instead of a part of the day."""
+WHEN_TRIES = 2
+"""Spoken tries at a day and time before the keypad takes over."""
+TIME_TRIES = 3
+"""Tries at the day or the time on the keypad (wrong keys, silence, a closed or past time) before the
+window question again, so a caller who cannot find a time still leaves with a promise."""
 
 
 @bp.post("/callback")
@@ -163,6 +174,8 @@ def callback_window() -> Response:
     if not number:
         return xml_response(HT.redirect("/callback"))
     key = (v.params.get("Digits") or request.args.get("default") or "")[:1]
+    if key == CHOOSE_KEY:
+        return _ask_when(v)
     window = cbs.window_for_key(key)
     if window is None and key:
         n = tries() + 1
@@ -174,13 +187,198 @@ def callback_window() -> Response:
     at = now()
     hours = v.spec.hours if v.spec else None
     due, end = cbs.due_window(window, hours, at)
+    return _promise(v, number, due, end, window.name, when_words(window, due, at, hours, v.language))
+
+
+def _promise(v: CallView, number: str, due: float, end: Optional[float], window: str,
+             when: Optional[str] = None) -> Response:
+    """Store the callback request, tell the CRM, and say when we will call."""
+    at = now()
     handoff = app_state.handoff()
     record = handoff.records.add_callback(call_id=v.call_sid, number=number, at=at, due_at=due,
-                                          window=window.name, window_end=end, **v.record_fields())
+                                          window=window, window_end=end, **v.record_fields())
     v.data["callback_id"] = record["id"]
-    v.save("callback_requested", queue=v.queue_name, callback=record["id"], window=window.name, due_at=iso(due))
+    v.save("callback_requested", queue=v.queue_name, callback=record["id"], window=window, due_at=iso(due))
     handoff.on_record("callback", record)
-    return xml_response(HT.callback_promise(number, when_words(window, due, at, hours, v.language), v.speaker))
+    if when is None:
+        when = spoken_opening(ct.local_now(_hours(v), due), at, v.language)
+    return xml_response(HT.callback_promise(number, when, v.speaker))
+
+
+# -- a day and time of the caller's choosing ------------------------------------------
+
+def _hears_speech(v: CallView) -> bool:
+    """Spoken times for speech flows in English (the language the time parser reads)."""
+    return bool(v.flow and v.flow.settings.speech and v.language.lower().startswith("en"))
+
+
+def _ask_when(v: CallView, tries_: int = 1, reason_key: Optional[str] = None) -> Response:
+    if _hears_speech(v):
+        return xml_response(HT.callback_say_when(v.speaker, tries_, [HT.phrase(reason_key)] if reason_key else []))
+    return _ask_day(v, 1, reason_key)
+
+
+def _hours(v: CallView) -> Any:
+    return v.spec.hours if v.spec else None
+
+
+def _day_words(v: CallView, days: list[date], at: float) -> list[str]:
+    """"today", "tomorrow", "on Friday": a day as the time question says it."""
+    tz = ct.local_now(_hours(v), at).tzinfo
+    return [spoken_day(datetime(d.year, d.month, d.day, 12, tzinfo=tz), at, v.language) for d in days]
+
+
+def _day_names(v: CallView, days: list[date], at: float) -> list[str]:
+    """"today", "tomorrow", "Friday": a day as the day menu names it."""
+    today = ct.local_now(_hours(v), at).date()
+    return [texts.fill(v.language, "today" if d == today else "tomorrow" if (d - today).days == 1
+                       else f"weekday_{d.weekday()}") for d in days]
+
+
+def _ask_day(v: CallView, tries_: int, reason_key: Optional[str] = None) -> Response:
+    at = now()
+    days = ct.day_choices(_hours(v), at)
+    if not days:   # no open time in the next weeks: the window question's as-soon-as-possible still works
+        return xml_response(HT.callback_window(v.speaker, 1))
+    v.data["callback_days"] = [d.isoformat() for d in days]
+    v.save()
+    return xml_response(HT.callback_days(_day_names(v, days, at), v.speaker, tries_, reason_key))
+
+
+def _back_to_windows(v: CallView) -> Response:
+    """Too many tries at a day and time: the parts of the day again (the caller still gets a promise)."""
+    return xml_response(HT.callback_window(v.speaker, 1, "callback_time_unclear"))
+
+
+def _chosen(v: CallView, result: ct.Resolved) -> Response:
+    assert result.when is not None
+    v.data["callback_at"] = result.when.timestamp()
+    v.save("callback_time_chosen", queue=v.queue_name, due_at=iso(result.when.timestamp()))
+    return xml_response(HT.callback_chosen(spoken_opening(result.when, now(), v.language), v.speaker))
+
+
+def _clock(language: str, minutes: int) -> str:
+    """Minutes after midnight as the flow's language says a time of day ("9 AM", "5:30 PM", "17:30")."""
+    hour, minute = minutes // 60 % 24, minutes % 60
+    return texts.fill(language, "clock_minute" if minute else "clock_hour", hour=hour, hour12=hour % 12 or 12,
+                      minute=f"{minute:02d}", ampm="AM" if hour < 12 else "PM")
+
+
+def _why_not(v: CallView, result: ct.Resolved, at: float) -> list[HT.Phrase]:
+    """What to say about a time that does not fit: too soon or passed; or closed, with that day's hours."""
+    if result.problem == "past":
+        return [HT.phrase("callback_time_past")]
+    out = [HT.phrase("callback_time_closed")]
+    hours, day = _hours(v), result.day
+    ranges = open_ranges(hours, day) if hours is not None and day is not None else []
+    if ranges:
+        out.append(HT.phrase("callback_open_between", day=_day_words(v, [day], at)[0].capitalize(),
+                             start=_clock(v.language, ranges[0][0]), end=_clock(v.language, ranges[-1][1])))
+    return out
+
+
+@bp.post("/callback/spoken")
+@twilio_signed
+@escapable("/callback/window")
+def callback_spoken() -> Response:
+    """The recorded "tomorrow at ten": heard offline, read back for confirmation; ``*`` or unclear: the keypad."""
+    v = CallView()
+    if not v.data.get("callback_number"):
+        return xml_response(HT.redirect("/callback"))
+    if v.params.get("Digits") == "*":
+        return _ask_day(v, 1)
+    url = v.params.get("RecordingUrl")
+    heard = ""
+    if url and not request.args.get("silent"):
+        try:
+            heard = app_state.handoff().hear_when(url)
+        except Exception as exc:  # noqa: BLE001 - the keypad still works
+            log.warning("call %s: the spoken callback time could not be heard: %s", v.call_sid, exc)
+            return _ask_day(v, 1, "callback_time_unclear")
+    at = now()
+    chosen = ct.parse_spoken(heard, ct.local_now(_hours(v), at).date())
+    v.save("callback_time_heard", understood=chosen is not None, chars=len(heard))
+    if chosen is not None:
+        result = ct.resolve(chosen, _hours(v), at)
+        if result.when is not None:
+            return _chosen(v, result)
+        reasons = _why_not(v, result, at)
+    else:
+        reasons = [HT.phrase("callback_time_unclear")]
+    n = tries() + (0 if request.args.get("silent") else 1)
+    if n > WHEN_TRIES:
+        return _ask_day(v, 1, reasons[0].key)
+    return xml_response(HT.callback_say_when(v.speaker, n, reasons))
+
+
+@bp.post("/callback/day")
+@twilio_signed
+@escapable("/callback/day")
+def callback_day() -> Response:
+    """The day's key (1 = the first day offered); a wrong key or silence asks again, then the windows."""
+    v = CallView()
+    days = v.data.get("callback_days") or []
+    key = (v.params.get("Digits") or "")[:1]
+    if key.isdigit() and 1 <= int(key) <= len(days):
+        v.data["callback_day"] = days[int(key) - 1]
+        v.save()
+        return _ask_time(v, 1)
+    n = tries() + (1 if key else 0)
+    if n > TIME_TRIES:
+        return _back_to_windows(v)
+    return _ask_day(v, n, "no_match" if key else None)
+
+
+def _ask_time(v: CallView, tries_: int, reasons: list[HT.Phrase] | None = None) -> Response:
+    day = date.fromisoformat(v.data["callback_day"])
+    words = _day_words(v, [day], now())[0]
+    return xml_response(HT.callback_time(words, v.speaker, tries_, reasons or []))
+
+
+@bp.post("/callback/time")
+@twilio_signed
+@escapable("/callback/time")
+def callback_time_keys() -> Response:
+    """Hours and minutes typed (``1030``): checked against the queue's hours that day, then read back."""
+    v = CallView()
+    if not v.data.get("callback_day"):
+        return _ask_day(v, 1)
+    typed = ct.time_from_keys(v.params.get("Digits") or "")
+    at = now()
+    if typed is not None:
+        result = ct.resolve(ct.Chosen(date.fromisoformat(v.data["callback_day"]), *typed), _hours(v), at)
+        if result.when is not None:
+            return _chosen(v, result)
+        reasons = _why_not(v, result, at)
+    else:
+        reasons = [HT.phrase("no_match")] if v.params.get("Digits") else []
+    n = tries() + (1 if v.params.get("Digits") else 0)
+    if n > TIME_TRIES:
+        return _back_to_windows(v)
+    return _ask_time(v, n, reasons)
+
+
+@bp.post("/callback/chosen")
+@twilio_signed
+@escapable("/callback/chosen")
+def callback_chosen() -> Response:
+    """1 keeps the time read back and stores the callback; 2 (a change of mind) asks when again."""
+    v = CallView()
+    number, due = v.data.get("callback_number"), v.data.get("callback_at")
+    if not number or due is None:
+        return xml_response(HT.redirect("/callback"))
+    key = (v.params.get("Digits") or "")[:1]
+    if key == "1":
+        return _promise(v, number, float(due), float(due) + ct.SLOT_S, "chosen")
+    if key == "2":
+        v.data.pop("callback_at", None)
+        v.save("callback_time_changed", queue=v.queue_name)
+        return xml_response(HT.callback_window(v.speaker, 1))
+    n = tries() + 1
+    if n > CONFIRM_TRIES:   # silence twice at the read-back: the time stands as read
+        return _promise(v, number, float(due), float(due) + ct.SLOT_S, "chosen")
+    when = spoken_opening(ct.local_now(_hours(v), float(due)), now(), v.language)
+    return xml_response(HT.callback_chosen(when, v.speaker, n))
 
 
 def callback_call(record: dict[str, Any], call_sid: str, at: float, flow: Optional[Flow]) -> CallState:

@@ -384,10 +384,44 @@ def callback_readback(number: str, sp: Speaker, tries: int = 1) -> str:
                     _q("/callback/enter", tries=tries + 1))
 
 
-def callback_window(sp: Speaker, tries: int = 1) -> str:
-    """When to call back: one key per window (after two silences, the first window)."""
-    return ask_keys(sp, [phrase("callback_windows")], _q("/callback/window", tries=tries),
+def callback_window(sp: Speaker, tries: int = 1, reason_key: Optional[str] = None) -> str:
+    """When to call back: one key per window, 5 for a day and time (after two silences, the first window)."""
+    phrases = [phrase(reason_key)] if reason_key else []
+    return ask_keys(sp, phrases + [phrase("callback_windows"), phrase("callback_choose")],
+                    _q("/callback/window", tries=tries),
                     _q("/callback/window", tries=tries + 1, default="1" if tries >= 2 else None))
+
+
+def callback_say_when(sp: Speaker, tries: int = 1, reasons: Sequence[Phrase] = ()) -> str:
+    """"Tell me when we should call you": a short ``<Record>`` our own recogniser hears (``*``: the keypad)."""
+    resp = VoiceResponse()
+    for p in reasons:
+        p.speak(sp, resp)
+    sp.say(resp, "callback_say_when")
+    resp.record(max_length=6, timeout=2, finish_on_key="*" + ESCAPE_KEY, play_beep=True, trim="trim-silence",
+                action=_q("/callback/spoken", tries=tries), method="POST")
+    # Nothing recorded (silence): Twilio skips the action and continues here.
+    resp.redirect(_q("/callback/spoken", tries=tries + 1, silent=1), method="POST")
+    return str(resp)
+
+
+def callback_days(days: Sequence[str], sp: Speaker, tries: int = 1, reason_key: Optional[str] = None) -> str:
+    """Which day: one key per open day offered (``days`` as spoken: "today", "tomorrow", "on Friday")."""
+    phrases = ([phrase(reason_key)] if reason_key else []) + [phrase("callback_days")]
+    phrases += [phrase("callback_day_option", day=d, digit=str(i + 1)) for i, d in enumerate(days)]
+    return ask_keys(sp, phrases, _q("/callback/day", tries=tries), _q("/callback/day", tries=tries + 1))
+
+
+def callback_time(day: str, sp: Speaker, tries: int = 1, reasons: Sequence[Phrase] = ()) -> str:
+    """At what time: hours and minutes on the keypad, ended by ``#``."""
+    return ask_keys(sp, [*reasons, phrase("callback_time", day=day)], _q("/callback/time", tries=tries),
+                    _q("/callback/time", tries=tries + 1), timeout=8, finish_on_key="#")
+
+
+def callback_chosen(when: str, sp: Speaker, tries: int = 1) -> str:
+    """Read the chosen day and time back: 1 confirms, 2 chooses again (a change of mind)."""
+    return ask_keys(sp, [phrase("callback_chosen", when=when)], _q("/callback/chosen", tries=tries),
+                    _q("/callback/chosen", tries=tries + 1))
 
 
 def callback_promise(number: str, when: str, sp: Speaker) -> str:

@@ -62,6 +62,18 @@ TEXTS: dict[str, str] = {
     "callback_windows": "When should we call you? For as soon as possible, press 1. For in the morning, between 9 "
                         "and 12, press 2. For in the afternoon, between 12 and 5, press 3. For in the evening, "
                         "between 5 and 8, press 4.",
+    "callback_choose": "To choose a day and time, press 5.",
+    "callback_say_when": "After the tone, tell me when we should call you, for example: tomorrow at ten. Or press "
+                         "star to use the keypad.",
+    "callback_days": "Which day should we call you?",
+    "callback_day_option": "For {day}, press {digit}.",
+    "callback_time": "At what time {day}? Enter the hours and minutes, for example 1 0 3 0 for half past ten, "
+                     "then press the pound key.",
+    "callback_time_unclear": "Sorry, I didn't catch a day and time.",
+    "callback_time_past": "Sorry, that time is too soon or has passed.",
+    "callback_time_closed": "Sorry, we can't call you then.",
+    "callback_open_between": "{day} we call between {start} and {end}.",
+    "callback_chosen": "We will call you {when}. Press 1 to confirm, or 2 to choose another time.",
     "callback_promise": "Thank you. We will call you back on {number:digits} {when}. Goodbye.",
     "when_free": "as soon as a person is free",
     "when_open": "when we open, {opening}",

@@ -52,6 +52,18 @@ TEXTS: dict[str, str] = {
     "callback_windows": "Quando preferisce essere richiamato? Il prima possibile, prema 1. Al mattino, tra le 9 e "
                         "le 12, prema 2. Al pomeriggio, tra le 12 e le 17, prema 3. Alla sera, tra le 17 e le 20, "
                         "prema 4.",
+    "callback_choose": "Per scegliere il giorno e l'ora, prema 5.",
+    "callback_say_when": "Dopo il segnale acustico, mi dica quando possiamo richiamarla, per esempio: domani alle "
+                         "dieci. Oppure prema asterisco per usare la tastiera.",
+    "callback_days": "In quale giorno preferisce essere richiamato?",
+    "callback_day_option": "Per {day}, prema {digit}.",
+    "callback_time": "A che ora, {day}? Digiti ore e minuti, per esempio 1 0 3 0 per le dieci e mezza, poi prema "
+                     "il tasto cancelletto.",
+    "callback_time_unclear": "Scusi, non ho capito il giorno e l'ora.",
+    "callback_time_past": "Scusi, quell'orario è troppo vicino o già passato.",
+    "callback_time_closed": "Scusi, a quell'ora non possiamo richiamarla.",
+    "callback_open_between": "{day} richiamiamo tra le {start} e le {end}.",
+    "callback_chosen": "La richiameremo {when}. Prema 1 per confermare, oppure 2 per scegliere un altro orario.",
     "callback_promise": "Grazie. La richiameremo al numero {number:digits} {when}. Arrivederci.",
     "when_free": "appena un operatore sarà libero",
     "when_open": "alla riapertura, {opening}",
