@@ -134,7 +134,7 @@ def save(result: dict[str, Any], directory: str | Path) -> Path:
 
 
 def load_saved(directory: str | Path, flow_id: str) -> Optional[dict[str, Any]]:
-    """The coverage saved for ``flow_id`` by the last ``coverage`` run, or None if there is none (or it is unreadable)."""
+    """The coverage the last ``coverage`` run saved for ``flow_id``; None if there is none or it is unreadable."""
     try:
         path = _file(directory, flow_id)
         data = json.loads(path.read_text(encoding="utf-8"))
