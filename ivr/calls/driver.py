@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ..engine import actions as A
 from ..engine import events as E
@@ -39,6 +39,9 @@ from ..handoff.recording import CallRecorder, RecordingError
 from ..hooks.registry import HookCall, HookRegistry
 from ..store.base import Store
 from .voice_auth import VoiceAuth
+
+if TYPE_CHECKING:
+    from ..analytics.metrics import CallMetrics
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,8 @@ class CallDriver:
         """Called after a turn that ends in a transfer is saved (CRM webhooks); errors are logged only."""
         self.recorder: Optional[CallRecorder] = None
         """Records calls of flows with ``settings.record`` (paused during sensitive asks); None: no recording."""
+        self.metrics: Optional[CallMetrics] = None
+        """Counts each saved turn's events (``/metrics``); None: nothing is counted (simulator, console)."""
 
     # -- public API -----------------------------------------------------
     def start(self, call_id: str, caller: str, called: str, flow: Flow, key: Optional[str] = None,
@@ -277,6 +282,7 @@ class CallDriver:
         state.extra[REPLY] = {"key": key, "actions": [A.to_dict(a) for a in out]}
         state.version = expected + 1
         self.store.save(state, events, expected_version=expected)
+        self._count(state, events)
         if state.ended:
             self.end_audio(state.call_id)   # the call is over: no audio of it is kept
         self._notify(state, out)
@@ -319,6 +325,15 @@ class CallDriver:
             want = "stopped"
         state.extra["recording"] = want
         return [A.RecordEvent("recording", state.node, self.clock(), {"status": want})]
+
+    def _count(self, state: CallState, events: list[A.RecordEvent]) -> None:
+        """Metrics of a saved turn: counted once, only after the save succeeded (a lost race counts nothing)."""
+        if self.metrics is None or not events:
+            return
+        try:
+            self.metrics.observe(state.flow, events, transferred=state.transferred_at is not None)
+        except Exception:  # metrics never cost a caller their turn
+            log.exception("call %s: metrics failed", state.call_id)
 
     def _voice(self, action: A.Action, state: CallState) -> E.Event:
         """Carry out a voice-authentication action; without an authenticator the voice decides nothing."""
@@ -396,6 +411,7 @@ class CallDriver:
                                                      "error": error[:200]})
         try:
             self.store.save(st, [ev])
+            self._count(st, [ev])
         except Exception:
             log.warning("call %s: could not record the fallback transfer", call_id)
         language = flow.language if flow else "en-US"

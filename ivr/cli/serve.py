@@ -12,8 +12,8 @@ from ..config import Config
 from ..errors import IvrError
 from ..speech.asr import choose_backend
 from ..web import create_app, parts
-from ..web.server import (CPU_STREAMS_PER_WORKER, DEFAULT_STREAMS, MIN_WEBHOOK_THREADS, run_server, spare_threads,
-                          threads_for)
+from ..web.server import (CPU_STREAMS_PER_WORKER, DEFAULT_STREAMS, MIN_WEBHOOK_THREADS, prepare_metrics,
+                          run_server, spare_threads, threads_for)
 from .common import echo_err
 
 
@@ -30,6 +30,7 @@ def serve(host: str, port: int, workers: int, streams: Optional[int], threads: O
     config = Config.from_env()
     try:
         config.check_for_server()
+        prepare_metrics(workers, config.instance_dir)   # before any metric exists: workers share the totals
         app = create_app(config)
         speech = _speech_summary(config)   # an unknown IVR_ASR_BACKEND stops here, with the valid names
     except IvrError as exc:

@@ -14,7 +14,7 @@ from flask import Flask
 
 from ..config import Config, is_env_name
 from ..services import Services, build_services
-from . import api, app_state, audio, handoff, media, pages, voice, voiceprints_api
+from . import api, app_state, audio, handoff, media, metrics, pages, voice, voiceprints_api
 
 MAX_REQUEST_BYTES = 1 << 20
 """Twilio's webhooks are a few kB; anything near this is not one."""
@@ -43,6 +43,7 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     app.config.update(flask_settings)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app_state.install(app, services or build_services(config))
+    metrics.install(app)
     audio.install(app, config.audio_dir, background=bool(config.extra.get("prompt_background", True)))
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)

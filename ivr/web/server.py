@@ -11,9 +11,12 @@ minutes. So ``serve`` sizes the pool from the streamed calls it must hold.
 from __future__ import annotations
 
 import math
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 from gunicorn.app.base import BaseApplication
+
+from ..analytics import metrics
 
 DEFAULT_STREAMS = 80
 """Open streamed calls ``serve`` has threads for by default: twice what one worker's CPU
@@ -57,11 +60,36 @@ class _Gunicorn(BaseApplication):
         return self.application
 
 
+def prepare_metrics(workers: int, instance_dir: str) -> Optional[Path]:
+    """Before the app is built: with several workers, share ``/metrics`` totals through files.
+
+    Each gunicorn worker is its own process with its own counters; a scrape
+    reaches one of them. prometheus_client's multiprocess mode has every worker
+    write its counters to a directory and sums them on each scrape, so the
+    totals are the server's whatever worker answers. The directory is
+    ``PROMETHEUS_MULTIPROC_DIR`` if set, else ``<instance>/metrics``; it is
+    cleared of the previous run's files here. One worker keeps plain in-memory
+    counters (returns None), unless ``PROMETHEUS_MULTIPROC_DIR`` is set.
+    """
+    chosen = metrics.multiprocess_dir()
+    if workers <= 1 and chosen is None:
+        return None
+    return metrics.prepare_multiprocess(chosen or Path(instance_dir) / "metrics")
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    """gunicorn ``child_exit``: a dead worker's live gauges leave the totals (its counters stay)."""
+    metrics.worker_exited(worker.pid)
+
+
 def run_server(app: Any, host: str, port: int, workers: int = 1, threads: int | None = None,
                streams: int = DEFAULT_STREAMS) -> None:
-    """Serve ``app`` until interrupted; ``threads`` defaults to :func:`threads_for` ``(streams, workers)``."""
+    """Serve ``app`` until interrupted; ``threads`` defaults to :func:`threads_for` ``(streams, workers)``.
+
+    With several workers, call :func:`prepare_metrics` before building ``app``.
+    """
     threads = threads or threads_for(streams, workers)
     _Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
                     "threads": threads, "worker_connections": max(1000, 2 * threads),
                     "timeout": 120, "graceful_timeout": 5, "accesslog": None,
-                    "loglevel": "warning"}).run()
+                    "loglevel": "warning", "child_exit": _child_exit}).run()

@@ -143,6 +143,8 @@ class MediaSession:
                 ms = (now - self.reply_from) * 1000
                 self.reply_ms.append(ms)
                 self.rt.reply_ms.append(ms)
+                if self.rt.services.driver.metrics is not None:
+                    self.rt.services.driver.metrics.observe_reply(ms / 1000)
                 if self.gap_from is not None:
                     self.rt.reply_gap_ms.append((now - self.gap_from) * 1000)
                     if self.early:
