@@ -22,6 +22,7 @@ from .flow.registry import FlowSet
 from .flow.validate import cross_check
 from .hooks import HookRegistry
 from .hooks import demo as demo_hooks
+from .prompts.durations import play_seconds
 from .store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def build_services(config: Config, store: Optional[Store] = None,
     driver = CallDriver(flows, store, hooks, clock=clock or time.time,
                         turn_deadline=config.turn_deadline or TURN_DEADLINE)
     driver.voice_auth = make_voice_auth(config, driver.clock, _sql_engine(store))
+    driver.prompt_seconds = play_seconds(config)
     return Services(config, flows, store, hooks, driver)
 
 

@@ -99,7 +99,8 @@ class Analytics:
         ``contained``, ``transferred``, ``abandoned``, ``containment``, ``fcr_24h``,
         ``transfer_reasons``, ``nodes``, ``survey``, ``median_seconds``; plus
         ``in_progress``, ``fcr_7d``, ``transfer_modes``, ``abandoned_by_node``,
-        ``mean_turns``, ``journeys``, ``versions`` and ``by_version``.
+        ``mean_turns``, ``prompt_seconds`` (mean seconds of prompts played per call, to its transfer
+        or end), ``journeys``, ``versions`` and ``by_version``.
         """
         w = Window.of(flow, since, until, flow_version)
         with self._connect() as conn:
@@ -192,7 +193,8 @@ class Analytics:
                    func.min(case((ev.kind == "transfer", ev.id))).label("transfer_id"),
                    func.min(case((ev.kind == "transfer", ev.at))).label("transfer_at"),
                    func.min(case((ev.kind == "call_ended", ev.at))).label("ended_at"),
-                   func.max(case((ev.kind == "call_ended", ev.node))).label("end_node"))
+                   func.max(case((ev.kind == "call_ended", ev.node))).label("end_node"),
+                   func.max(case((ev.kind == "prompts_heard", ev.data["seconds"].as_float()))).label("prompt_s"))
             .select_from(calls.outerjoin(call_events, ev.call_id == calls.c.call_id))
             .where(*conds)
             .group_by(calls.c.call_id, calls.c.flow, calls.c.caller, calls.c.started_at, calls.c.node)
@@ -216,7 +218,7 @@ class Analytics:
             outcome.label("outcome"),
             (case((transferred, p.transfer_at), else_=p.ended_at) - p.started_at).label("seconds"),
             case((transferred, transfer_node), else_=p.end_node).label("final_node"),
-            turns.label("turns"))
+            turns.label("turns"), p.prompt_s.label("prompt_seconds"))
         if w.version is not None:
             query = query.where(version == w.version)
         return query.subquery("classified")
@@ -226,10 +228,12 @@ class Analytics:
         out: dict[str, dict[str, Any]] = {}
         ended = c.c.outcome != "in_progress"
         for r in conn.execute(select(c.c.flow, *_outcome_columns(c),
-                                     func.avg(case((ended, c.c.turns))).label("mean_turns"))
+                                     func.avg(case((ended, c.c.turns))).label("mean_turns"),
+                                     func.avg(c.c.prompt_seconds).label("prompt_seconds"))
                               .group_by(c.c.flow)):
             out[r.flow] = {"flow": r.flow, **_outcomes(r), "fcr_24h": None, "fcr_7d": None,
                            "median_seconds": None, "mean_turns": _round(r.mean_turns, 2),
+                           "prompt_seconds": _round(r.prompt_seconds, 1),
                            "transfer_reasons": {}, "transfer_modes": {}, "abandoned_by_node": {}, "nodes": {},
                            "journeys": {}, "survey": _survey(None), "versions": {}, "by_version": {}}
         if not out:
@@ -395,7 +399,8 @@ def _survey(r: Any) -> dict[str, Any]:
 
 def _empty(flow: str) -> dict[str, Any]:
     return {"flow": flow, **_outcomes(None), "fcr_24h": None, "fcr_7d": None, "median_seconds": None,
-            "mean_turns": None, "transfer_reasons": {}, "transfer_modes": {}, "abandoned_by_node": {}, "nodes": {},
+            "mean_turns": None, "prompt_seconds": None, "transfer_reasons": {}, "transfer_modes": {},
+            "abandoned_by_node": {}, "nodes": {},
             "journeys": {}, "survey": _survey(None), "versions": {}, "by_version": {}}
 
 

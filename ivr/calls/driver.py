@@ -110,6 +110,8 @@ class CallDriver:
         """Who is speaking (VerifyVoice, EnrollVoice, DeleteVoiceprint); None: voice authentication is off."""
         self.transfer_listeners: list[Callable[[CallState, A.Transfer], None]] = []
         """Called after a turn that ends in a transfer is saved (CRM webhooks); errors are logged only."""
+        self.prompt_seconds: Optional[Callable[[A.Play], float]] = None
+        """Seconds a prompt plays (its audio, else an estimate): totalled per call for analytics; None: not."""
         self.recorder: Optional[CallRecorder] = None
         """Records calls of flows with ``settings.record`` (paused during sensitive asks); None: no recording."""
         self.metrics: Optional[CallMetrics] = None
@@ -278,6 +280,7 @@ class CallDriver:
                                         clock=self.clock)
             state, actions = step(flow, state, result)
         events += self._recording(flow, state, out, first_turn=expected == 0)
+        events += self._prompt_time(state, out)
         state.last_prompts = [a.text for a in out if isinstance(a, A.Play)]
         state.extra[REPLY] = {"key": key, "actions": [A.to_dict(a) for a in out]}
         state.version = expected + 1
@@ -287,6 +290,22 @@ class CallDriver:
             self.end_audio(state.call_id)   # the call is over: no audio of it is kept
         self._notify(state, out)
         return Turn(out, state, flow, events)
+
+    def _prompt_time(self, state: CallState, out: list[A.Action]) -> list[A.RecordEvent]:
+        """Add up the prompt seconds the caller was played; one ``prompts_heard`` event when the call ends.
+
+        One event a call, not one a turn: the hot path writes no more rows, and a report reads one
+        number per call. Barge-in cuts prompts short, so this is what was played, an upper bound.
+        """
+        if self.prompt_seconds is None or "prompts_heard" in state.extra:
+            return []
+        played = sum(self.prompt_seconds(a) for a in out if isinstance(a, A.Play))
+        total = round(float(state.extra.get("prompt_s", 0.0)) + played, 2)
+        state.extra["prompt_s"] = total
+        if not state.ended:
+            return []
+        state.extra["prompts_heard"] = True   # a post-call survey later is not self-service time
+        return [A.RecordEvent("prompts_heard", state.node, self.clock(), {"seconds": total})]
 
     def _recording(self, flow: Flow, state: CallState, out: list[A.Action],
                    first_turn: bool) -> list[A.RecordEvent]:

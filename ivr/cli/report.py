@@ -21,7 +21,7 @@ from ..config import Config
 from .common import echo_err
 
 CSV_COLUMNS = ("flow", "calls", "contained", "transferred", "abandoned", "in_progress", "containment", "fcr_24h",
-               "fcr_7d", "median_seconds", "mean_turns", "survey_responses", "csat", "ces", "nps")
+               "fcr_7d", "median_seconds", "mean_turns", "prompt_seconds", "survey_responses", "csat", "ces", "nps")
 """The fixed CSV columns; ``transfer_reason:<reason>`` and ``abandoned_at:<node>`` columns follow, one per value
 seen in any flow."""
 
@@ -105,12 +105,12 @@ def print_tables(rows: list[dict[str, Any]], console: Console) -> None:
         return
     summary = Table(title="Calls by flow", title_justify="left")
     for name in ("flow", "calls", "contained", "transferred", "abandoned", "ongoing", "containment",
-                 "FCR 24 h", "FCR 7 d", "median", "turns"):
+                 "FCR 24 h", "FCR 7 d", "median", "turns", "prompts"):
         summary.add_column(name, justify="left" if name == "flow" else "right")
     for r in rows:
         summary.add_row(r["flow"], str(r["calls"]), str(r["contained"]), str(r["transferred"]), str(r["abandoned"]),
                         str(r["in_progress"]), _pct(r["containment"]), _pct(r["fcr_24h"]), _pct(r["fcr_7d"]),
-                        _num(r["median_seconds"], " s"), _num(r["mean_turns"]))
+                        _num(r["median_seconds"], " s"), _num(r["mean_turns"]), _num(r["prompt_seconds"], " s"))
     console.print(summary)
     for r in rows:
         console.print()

@@ -151,3 +151,17 @@ def test_call_started_carries_the_flow_version(calls: Calls) -> None:
     events = calls.services.store.events(result.context["call_id"])
     assert events[0]["kind"] == "call_started"
     assert events[0]["data"]["flow_version"] == flow_version(calls.services.flows.get("shop"))
+
+
+def test_prompt_seconds_played_per_call_until_it_ends_or_transfers(calls: Calls, db_url: str) -> None:
+    """Each call's prompts, as the driver played them (audio length, else the words' estimate), averaged."""
+    from ivr.prompts.durations import estimate_seconds
+    heard = []
+    for script in (CONTAINED, AGENT):
+        result = calls.run(script)
+        heard.append(sum(estimate_seconds(p) for p in result.prompts))   # no audio built: the estimate
+    r = _the(report_json(db_url))
+    assert r["prompt_seconds"] == round(sum(heard) / 2, 1)
+    assert heard[0] > heard[1] > 0, "the contained call heard the hours and the goodbye too"
+    calls.run(STILL_IN_ORDER)
+    assert _the(report_json(db_url))["prompt_seconds"] == round(sum(heard) / 2, 1), "a call in progress: no total"
