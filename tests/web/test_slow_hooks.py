@@ -184,3 +184,25 @@ def test_holding_message_is_in_the_flow_language(make_app, flows_dir) -> None:
     while root.find("Redirect") is not None and root.find("Gather") is None and root.find("Hangup") is None:
         root = _xml(c.post(root.find("Redirect").text, call_params()))
     assert _follow_it is not root
+
+
+def test_the_redirect_reaching_another_worker_reads_the_turn_from_the_store(make_app, flows_dir) -> None:
+    """Two workers on one database: the slow turn runs on the first; Twilio's ``<Redirect>`` lands on the
+    second, which knows nothing of it, polls the store and answers once the first saved the turn."""
+    def slow(call):
+        time.sleep(1.5)
+        return "ok"
+    first = _client(make_app, flows_dir, {"slow": slow}, ["slow"])
+    second_app = make_app(hold_after=HOLD_AFTER, turn_deadline=DEADLINE)      # same instance dir: one SQLite
+    parts(second_app).services.hooks.register("slow", slow)
+    assert not parts(second_app).services.flows.reload().get("slow"), "the flow loads once its hook exists"
+    second = SignedClient(second_app)
+    t0 = time.monotonic()
+    root = _xml(_input(first))
+    assert _is_holding(root)
+    assert parts(second_app).services.pending.get(call_params()["CallSid"]) is None, "the second knows nothing"
+    final, holds = _follow(second, root)
+    assert [s.text for s in final.iter("Say")] == ["Thanks, all checked.", "Goodbye."]
+    assert holds >= 1 and time.monotonic() - t0 < 1.5 + 2 * HOLD_AFTER + 0.5
+    events = parts(second_app).services.store.events(call_params()["CallSid"])
+    assert [e["data"]["outcome"] for e in events if e["kind"] == "hook"] == ["ok"], "the hook ran once, on the first"
