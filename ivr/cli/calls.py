@@ -66,7 +66,7 @@ def simulate(scripts: tuple[str, ...], flows_dir: Optional[str], as_json: bool, 
             else:
                 make = lambda s: LocalCall(services.driver, s.flow, s.caller, s.called, clock=clock,
                                            audio=make_audio_recognizer(services, f.parent),
-                                           prompt_seconds=play_seconds(services.config))
+                                           prompt_seconds=play_seconds(services.config), services=services)
             results.append(run_script(script, make))
         if services is not None:
             services.close()
