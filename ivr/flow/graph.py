@@ -35,6 +35,8 @@ def targets(node: Node) -> Iterator[tuple[tuple, str]]:
     elif kind == "authenticate":
         for outcome, target in node.authenticate.outcomes.items():
             yield ("authenticate", "outcomes", outcome), target
+    elif kind == "survey" and node.survey.next:
+        yield ("survey", "next"), node.survey.next
     elif kind == "enroll":
         yield ("enroll", "next"), node.enroll.next
         yield ("enroll", "declined"), node.enroll.declined
@@ -71,11 +73,11 @@ def reachable(flow: Flow, start: str | None = None) -> set[str]:
 def person_reachable(flow: Flow) -> set[str]:
     """Nodes from which the caller can reach a person.
 
-    Menus and asks always can (agent words, key 0); so can transfers and
+    Menus, asks and surveys always can (agent words, key 0); so can transfers and
     escalation-capable nodes (an action without ``on_failure`` escalates).
     """
     good = {nid for nid, n in flow.nodes.items()
-            if n.kind in ("menu", "ask", "transfer", "voicemail", "callback", "authenticate", "enroll")
+            if n.kind in ("menu", "ask", "transfer", "voicemail", "callback", "authenticate", "enroll", "survey")
             or (n.kind == "action" and not n.action.on_failure)}
     changed = True
     while changed:

@@ -89,6 +89,14 @@ def cross_check(lf: LoadedFlow, known_hooks: Optional[Iterable[str]] = None) -> 
                     add(Problem(lf.file, *lf.pos("nodes", nid, *loc),
                                 f"node '{nid}': prompt reads out the sensitive slot '{name}'; sensitive "
                                 "values are never spoken, logged or shown: remove {" + name + "}"))
+        if node.survey is not None:
+            ids: dict[str, int] = {}
+            for i, q in enumerate(node.survey.questions):
+                if q.id in ids:
+                    add(Problem(lf.file, *lf.pos("nodes", nid, "survey", "questions", i, "id"),
+                                f"node '{nid}': question id '{q.id}' is used by question {ids[q.id] + 1} "
+                                "already; give each question its own id (it keys the answers in reports)"))
+                ids.setdefault(q.id, i)
         if node.menu is not None:
             keys: dict[str, int] = {}
             phrases: dict[str, int] = {}
@@ -163,6 +171,12 @@ def _texts(node) -> list[tuple[tuple, str]]:
                 out.append(((kind, name), own))
     if node.transfer is not None and node.transfer.say:
         out.append((("transfer", "say"), node.transfer.say))
+    if node.survey is not None:
+        out += [(("survey", "questions", i, "prompt"), q.prompt) for i, q in enumerate(node.survey.questions)]
+        for name in ("no_input", "no_match"):
+            own = getattr(node.survey, name)
+            out += [((("survey", name, i) if isinstance(own, list) else ("survey", name)), words)
+                    for i, words in enumerate(node.survey.reprompts(name))]
     for kind in ("voicemail", "callback"):
         spec_h = getattr(node, kind)
         if spec_h is not None and spec_h.say:
