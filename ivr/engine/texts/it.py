@@ -12,6 +12,11 @@ TEXTS: dict[str, str] = {
     "hold_on": "Un momento, prego.",
     "closed": "Scusi, il servizio che può aiutarla in questo momento è chiuso.",
     "opens": "Riapre {when}.",
+    "survey_range_csat": "Mi scusi, risponda con un numero da 1 a 5.",
+    "survey_range_ces": "Mi scusi, risponda con un numero da 1 a 7.",
+    "survey_range_nps": "Mi scusi, risponda con un numero da 0 a 10.",
+    "survey_yesno": "Mi scusi, prema 1 o dica sì, oppure prema 2 o dica no.",
+    "survey_thanks": "Grazie per la sua opinione.",
     "opening": "{day} alle {clock}",
     "clock_hour": "{hour}",
     "clock_minute": "{hour}:{minute}",
@@ -74,3 +79,12 @@ TEXTS: dict[str, str] = {
 CALLBACK_WORDS: tuple[str, ...] = ("richiamatemi", "mi richiami", "mi richiamate", "richiamata", "richiamare",
                                    "essere richiamato", "essere richiamata")
 VOICEMAIL_WORDS: tuple[str, ...] = ("messaggio", "lasciare un messaggio", "segreteria", "segreteria telefonica")
+
+SCORE_WORDS: dict[str, int] = {"zero": 0, "uno": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6,
+                               "sette": 7, "otto": 8, "nove": 9, "dieci": 10}
+"""Numeri detti come risposta a un sondaggio ("un nove"); il primo di ogni valore è quello ascoltato."""
+
+SCALE_WORDS: tuple[str, ...] = ("su {max}",)
+"""Come si dice il massimo della scala ("nove su dieci"): quel numero non è la risposta."""
+
+SCORE_FRAMES: tuple[str, ...] = ("{n}", "un {n}", "{n} su {max}")
