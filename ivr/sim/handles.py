@@ -389,6 +389,10 @@ class RemoteCall:
         if played and info and info.get("prompts") and not self._handoff:
             # Prompts with slot values play as several pieces; the server says what they were as text.
             self.heard[first:] = list(info["prompts"])
+        elif played and self._handoff and len(self.heard) > first + 1:
+            # The dialogues' phrases with values ("number {position} in line") play as pieces too, and no
+            # turn of the engine says what they were: what one document played is heard as one text.
+            self.heard[first:] = [" ".join(h for h in self.heard[first:] if h)]
         if not self._handoff:
             return
         if hung_up:
