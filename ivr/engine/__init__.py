@@ -15,8 +15,8 @@ from .routing import Route, route
 from .state import MASK, CallState
 from .summary import reason_text, summary
 
-__all__ = ["TURN_ENDING", "Action", "AgentLegEnded", "AuthResult", "CallState", "CallStarted", "CallerHungUp", "DigitsReceived",
-           "Event", "Hangup", "HookCompleted", "HookFailed", "Listen", "MASK", "NoInput", "Play", "RecordEvent",
-           "Route", "RunHook", "SpeechRecognized", "Transfer", "build_context", "context_of", "history_entry",
-           "is_open", "listen_at", "listens", "local_time", "next_opening", "reason_text", "reprompt", "route",
-           "spoken_opening", "step", "summary"]
+__all__ = ["TURN_ENDING", "Action", "AgentLegEnded", "AuthResult", "CallState", "CallStarted", "CallerHungUp",
+           "DigitsReceived", "Event", "Hangup", "HookCompleted", "HookFailed", "Listen", "MASK", "NoInput", "Play",
+           "RecordEvent", "Route", "RunHook", "SpeechRecognized", "Transfer", "build_context", "context_of",
+           "history_entry", "is_open", "listen_at", "listens", "local_time", "next_opening", "reason_text",
+           "reprompt", "route", "spoken_opening", "step", "summary"]

@@ -53,7 +53,8 @@ class Settings(Strict):
     agent_words: list[str] = Field(default_factory=list, description="Extra phrases that ask for a person.")
     digit_timeout: float = Field(3, gt=0, le=30, description="Seconds between key presses before digit entry ends.")
     survey: Optional[str] = Field(
-        None, description="A survey node run after a call with a person ends, if the caller agrees (post-call survey).")
+        None, description="A survey node run after a call with a person ends, if the caller agrees "
+                          "(post-call survey).")
     survey_offer: Optional[str] = Field(
         None, description="The yes/no question that offers the post-call survey; default: a system phrase in the "
                           "flow's language.")
