@@ -181,6 +181,10 @@ class LocalCall:
         self._apply(self.driver.start(self.call_id, self.caller, self.called, self.flow, entry=self.entry))
 
     def press(self, keys: str) -> None:
+        if self._engine_gather():
+            self.clock.advance(0.3 * len(keys))
+            self._engine_turn(E.DigitsReceived(keys, at=self.clock()))
+            return
         if self._web is not None:
             self._web_step(lambda leg: leg.press(keys), "press", 0.3 * len(keys))
             return
@@ -188,8 +192,12 @@ class LocalCall:
         self._feed(E.DigitsReceived(keys, at=self.clock()))
 
     def say(self, text: str) -> None:
+        if self._engine_gather():   # heard as a media stream would; the queue's keypad dialogues cannot
+            self.clock.advance(1.0)
+            self._engine_turn(E.SpeechRecognized(text, 1.0, at=self.clock(), backend="text"))
+            return
         if self._web is not None:
-            self._web_step(lambda leg: self._say_on_leg(leg, text), "say")
+            self._web_step(lambda leg: leg.say(text), "say")
             return
         self.clock.advance(1.0)
         if self.listen is not None and not self.listen.speech:
@@ -216,17 +224,28 @@ class LocalCall:
             if passive is not None:
                 self._apply(passive)
 
-    def _say_on_leg(self, leg: "RemoteCall", text: str) -> None:
-        """Words on the webhook leg: a self-service turn (the survey) hears them as a media stream would;
-        the queue's keypad dialogues cannot (the <Gather> times out, as on a phone)."""
-        if leg._gather and urlsplit(leg._gather).path.endswith("/voice/input"):
-            from .inprocess import turn_twiml
-            turn = self.driver.feed(self.call_id, E.SpeechRecognized(text, 1.0, at=self.clock(), backend="text"))
-            leg._apply(turn_twiml(self._web_app, turn))
-            return
-        leg.say(text)
+    def _engine_gather(self) -> bool:
+        """Whether the webhook leg waits at a self-service turn (the post-call survey: ``/voice/input``)."""
+        leg = self._web
+        return leg is not None and bool(leg._gather) and urlsplit(leg._gather).path.endswith("/voice/input")
+
+    def _engine_turn(self, event: E.Event) -> None:
+        """A self-service turn on the webhook leg, through the driver as ``/voice/input`` runs it.
+
+        Why not the webhook: the turn's prompts are then heard as the engine says them (with their
+        audio seconds), like every other in-process turn; the leg follows the TwiML the app answers.
+        """
+        from .inprocess import turn_twiml
+        turn = self.driver.feed(self.call_id, event)
+        self._apply(turn)
+        self._web._apply(turn_twiml(self._web_app, turn), quiet=True)
+        self.ended = self._web.ended
 
     def silence(self, seconds: float) -> None:
+        if self._engine_gather():
+            self.clock.advance(max(seconds, self.listen.timeout if self.listen else 5.0))
+            self._engine_turn(E.NoInput(at=self.clock()))
+            return
         if self._web is not None:
             self._web_step(lambda leg: leg.silence(seconds), "silence", max(seconds, 5.0))
             return
