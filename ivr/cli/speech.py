@@ -14,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from ..config import Config
 from ..engine import listen_at
 from ..engine.matching import match_menu, spoken_digits, wants_agent, yes_no
+from ..engine.survey import speech_answer
 from ..errors import FlowError, IvrError
 from ..flow import Flow, load_flow
 from ..speech.asr import get_recognizer
@@ -24,16 +25,16 @@ from ..speech.models import ADAPTED_NAME, default_models_dir, download_model, do
 from ..speech.vad import EndpointDetector, SpeechEnded, VadConfig
 
 
-def grammar_for_node(flow: Flow, node_id: str) -> tuple[Optional[Grammar], str]:
-    """The recogniser grammar a live call uses at a node, and the listen mode.
+def grammar_for_node(flow: Flow, node_id: str, question: Optional[str] = None) -> tuple[Optional[Grammar], str]:
+    """The recogniser grammar a live call uses at a node (a survey's ``question``), and the listen mode.
 
     Built through the engine's own Listen action, so `recognize` hears
     exactly what a call at that node would.
     """
     try:
-        listen = listen_at(flow, node_id)
+        listen = listen_at(flow, node_id, question=question)
     except ValueError as exc:
-        raise click.UsageError(f"{exc}; recognition needs a menu or ask node") from None
+        raise click.UsageError(f"{exc}; recognition needs a menu, ask or survey node") from None
     if listen.mode == "digits":
         base = digits_grammar(flow.language)
         return Grammar(base.phrases + tuple(listen.phrases), flow.language, digits=True), listen.mode
@@ -42,11 +43,19 @@ def grammar_for_node(flow: Flow, node_id: str) -> tuple[Optional[Grammar], str]:
     return Grammar(listen.phrases, flow.language), listen.mode
 
 
-def decide(flow: Flow, node_id: str, text: str) -> Any:
-    """What the engine would do with ``text`` at the node: option goto, "agent", a value, or None."""
+def decide(flow: Flow, node_id: str, text: str, question: Optional[str] = None) -> Any:
+    """What the engine would do with ``text`` at the node: option goto, "agent", a value, or None.
+
+    At a survey: the answer to ``question`` (default the first): a score, true/false, "agent" or None.
+    """
     node = flow.nodes[node_id]
     if not text:
         return None
+    if node.survey is not None:
+        qs = node.survey.questions
+        q = next((x for x in qs if x.id == question), qs[0])
+        outcome, value = speech_answer(q, text, flow.language, flow.settings.agent_words)
+        return "agent" if outcome == "agent" else value
     if node.menu is not None:
         m = match_menu(node.menu, text, flow.language, flow.settings.agent_words)
         return "agent" if m.kind == "agent" else (node.menu.options[m.index].goto if m.kind == "option" else None)
@@ -71,11 +80,13 @@ def utterance(pcm: bytes) -> bytes:
 @click.command()
 @click.option("--flow", "flow_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Flow file.")
-@click.option("--node", "node_id", required=True, help="Menu or ask node whose grammar to use.")
+@click.option("--node", "node_id", required=True, help="Menu, ask or survey node whose grammar to use.")
+@click.option("--question", default=None, help="At a survey node: the question id (default: the first question).")
 @click.option("--backend", type=click.Choice(["pocketsphinx", "vosk", "whisper"]), default=None,
               help="Recogniser (default IVR_ASR_BACKEND, else vosk if a model is set, else pocketsphinx).")
 @click.argument("wavs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-def recognize(flow_file: str, node_id: str, backend: Optional[str], wavs: tuple[str, ...]) -> None:
+def recognize(flow_file: str, node_id: str, question: Optional[str], backend: Optional[str],
+              wavs: tuple[str, ...]) -> None:
     """Recognise audio files at a node; one JSON object per file."""
     try:
         flow = load_flow(flow_file).flow
@@ -84,7 +95,9 @@ def recognize(flow_file: str, node_id: str, backend: Optional[str], wavs: tuple[
         sys.exit(1)
     if node_id not in flow.nodes:
         raise click.UsageError(f"no node '{node_id}' in {flow_file}; nodes: {', '.join(flow.nodes)}")
-    grammar, _mode = grammar_for_node(flow, node_id)
+    if question is not None and flow.nodes[node_id].survey is None:
+        raise click.UsageError(f"--question is for survey nodes; '{node_id}' is a {flow.nodes[node_id].kind} node")
+    grammar, _mode = grammar_for_node(flow, node_id, question)
     try:
         config = Config.from_env()
         recognizer = get_recognizer(backend or config.asr_backend, config.vosk_model, config.whisper_model)
@@ -106,7 +119,7 @@ def recognize(flow_file: str, node_id: str, backend: Optional[str], wavs: tuple[
         hyp = session.finish()
         ms = (time.perf_counter() - t0) * 1000
         click.echo(json.dumps({"file": wav, "text": hyp.text, "confidence": round(hyp.confidence, 3),
-                               "match": decide(flow, node_id, hyp.text), "backend": hyp.backend,
+                               "match": decide(flow, node_id, hyp.text, question), "backend": hyp.backend,
                                "ms": round(ms, 1)}, ensure_ascii=False))
     sys.exit(1 if failed else 0)
 

@@ -144,7 +144,13 @@ def yes_no(text: str, language: str) -> Optional[str]:
     yes = YES_WORDS.get(lp, ()) + YES_WORDS["en"]
     no = NO_WORDS.get(lp, ()) + NO_WORDS["en"]
     said_no = any(contains_phrase(t, normalize(w)) for w in no)
-    said_yes = any(contains_phrase(t, normalize(w)) for w in yes)
+    # A no-phrase may contain a yes-word ("not right", "不是" holds "是"): look for a yes outside the no-phrases.
+    rest = t
+    for w in sorted((normalize(w) for w in no), key=len, reverse=True):
+        if w and contains_phrase(rest, w):
+            rest = rest.replace(w, " ") if any("\u4e00" <= ch <= "\u9fff" for ch in w) else \
+                f" {rest} ".replace(f" {w} ", "  ")
+    said_yes = any(contains_phrase(rest.strip(), normalize(w)) for w in yes)
     if said_yes and not said_no:
         return "yes"
     if said_no and not said_yes:

@@ -105,6 +105,19 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
                         add(nid, "confirm", system_text(lang, "confirm").replace("{phrase}", opt.say[0]))
             for key in _ESCALATIONS:
                 add(nid, "escalate", system_text(lang, key))
+        if node.survey is not None:
+            survey = node.survey
+            for q in survey.questions:
+                add(nid, "question", q.prompt)
+                # After a failure: the survey's own text, else the apology or the phrase naming the range.
+                for words in survey.reprompts("no_input") or [system_text(lang, "no_input")]:
+                    add(nid, "no_input", words)
+                key = "survey_yesno" if q.kind == "yesno" else f"survey_range_{q.kind}"
+                for words in survey.reprompts("no_match") or [system_text(lang, key)]:
+                    add(nid, "no_match", words)
+            add(nid, "thanks", system_text(lang, "survey_thanks"))
+            for key in _ESCALATIONS:
+                add(nid, "escalate", system_text(lang, key))
     # Any node can fail into a person (a hook without on_failure, a flow error).
     add(flow.start, "escalate", system_text(lang, "error"))
     for words in closed_texts(flow):

@@ -52,7 +52,7 @@ def test_recognize_bad_usage(wavs) -> None:
     proc = ivr("recognize", "--flow", "flows/acme.yaml", "--node", "nope", str(wavs["balance"]))
     assert proc.returncode == 2 and "no node 'nope'" in proc.stderr
     proc = ivr("recognize", "--flow", "flows/acme.yaml", "--node", "balance", str(wavs["balance"]))
-    assert proc.returncode == 2 and "needs a menu or ask node" in proc.stderr
+    assert proc.returncode == 2 and "needs a menu, ask or survey node" in proc.stderr
     proc = ivr("recognize", "--flow", "flows/acme.yaml", "--node", "main", "--backend", "vosk", str(wavs["balance"]),
                env={"IVR_VOSK_MODEL": "/nonexistent/model"})
     assert proc.returncode == 1 and "models download" in proc.stderr
