@@ -335,7 +335,7 @@ class RemoteCall:
     def _post(self, url: str, params: dict[str, str]) -> str:
         import requests
 
-        full = urljoin(self.server, url.lstrip("/"))
+        full = urljoin(self.server, url)
         if self._queue_params and urlsplit(full).path.endswith("/queue/wait"):
             params = {**params, **self._queue_params}   # Twilio posts the queue's figures to each waitUrl
         headers = {}
