@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional
 
 from ..flow import templates
 from ..flow.model import Ask, Flow, Menu, Node
-from ..flow.phrases import agent_words, number_words
+from ..flow.phrases import NO_WORDS, YES_WORDS, agent_words, lang_prefix, number_words
 from . import actions as A
 from . import events as E
 from . import hours as _hours
@@ -101,6 +101,9 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
     if isinstance(event, E.CallerHungUp):
         _caller_hung_up(t)
         return st, t.actions
+    if isinstance(event, E.AgentLegEnded):
+        _agent_leg_ended(t, event)
+        return st, t.actions
     if st.ended:
         return st, []
     node = flow.nodes.get(st.node or "")
@@ -124,6 +127,9 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
         if st.waiting != "hook" or node.action is None:
             return st, []
         _hook_done(t, node, event)
+        return st, t.actions
+    if st.waiting == "survey_offer" and isinstance(event, (E.DigitsReceived, E.SpeechRecognized, E.NoInput)):
+        _survey_offer_answer(t, event)
         return st, t.actions
     if st.waiting in VOICE_WAITS and isinstance(event, (E.DigitsReceived, E.SpeechRecognized, E.NoInput)):
         _voice_input(t, node, event)
@@ -324,6 +330,9 @@ def listens(flow: Flow) -> tuple[A.Listen, ...]:
         modes: tuple[Optional[str], ...] = (None, "yesno") if isinstance(spec, Menu) else (None,)
         out.extend(listen_at(flow, node_id, mode, CallState(call_id="warm-up", flow=flow.flow, node=node_id))
                    for mode in modes)
+    survey = post_call_survey(flow)
+    if survey is not None:
+        out.append(offer_listen(flow, survey))
     return tuple(out)
 
 
@@ -796,6 +805,86 @@ def _enroll_result(t: _Turn, node: Node, event: E.EnrollResult) -> None:
     _enter(t, spec.next)
 
 
+# -- after the call with a person: the post-call survey ------------------------------
+#
+# A transfer ends self-service (``ended``); when Twilio reports that the agent leg ended with the
+# caller still on the line (AgentLegEnded), a flow whose ``settings.survey`` names a survey node
+# reopens the call for one yes/no offer, then runs that node (post_call) and its ``next``.
+# ``state.after_agent`` keeps where that is: offer, survey, done.
+
+def post_call_survey(flow: Flow) -> Optional[str]:
+    """The survey node a flow offers after a call with a person (``settings.survey``), or None."""
+    nid = flow.settings.survey
+    node = flow.nodes.get(nid or "")
+    return nid if node is not None and node.kind == "survey" else None
+
+
+def _agent_leg_ended(t: _Turn, event: E.AgentLegEnded) -> None:
+    st, flow = t.state, t.flow
+    lang = flow.language
+    if st.after_agent is not None:  # reported already: the call is past its agent leg
+        if st.ended and st.ended_at is None:
+            t.play(text(lang, "goodbye"), st.node or "", "post_call", barge_in=False)
+            t.actions.append(A.Hangup("completed"))
+        return
+    t.record("agent_leg_ended", None, status=event.status, seconds=event.seconds)
+    survey = post_call_survey(flow)
+    to_agent = st.end_reason == "transferred" and (st.routing or {}).get("mode", "agent") == "agent"
+    st.after_agent = "done"
+    if st.ended_at is not None:  # the caller hung up before Twilio reported the leg: nobody to ask
+        return
+    if survey is None or not to_agent:
+        t.play(text(lang, "goodbye"), st.node or "", "post_call", barge_in=False)
+        t.actions.append(A.Hangup("completed"))
+        return
+    # Reopen the call for one question; it stays a transferred call (its transfer event is kept).
+    st.after_agent = "offer"
+    st.ended = False
+    st.node = survey
+    st.waiting = "survey_offer"
+    st.failures = st.no_input_count = st.no_match_count = 0
+    s = flow.settings
+    t.play(s.survey_offer or text(lang, "survey_offer"), survey, "offer", barge_in=s.barge_in)
+    t.actions.append(offer_listen(flow, survey))
+
+
+def offer_listen(flow: Flow, node_id: str) -> A.Listen:
+    """The yes/no listen of the post-call offer: keys 1 and 2, yes/no words (speech where the flow has it)."""
+    s = flow.settings
+    lp = lang_prefix(flow.language)
+    words = YES_WORDS.get(lp, ()) + NO_WORDS.get(lp, ()) + ("yes", "no")
+    return A.Listen(node=node_id, mode="yesno", timeout=s.no_input_timeout, speech=s.speech,
+                    phrases=tuple(dict.fromkeys(words)), keys=("1", "2"), max_digits=1,
+                    digit_timeout=s.digit_timeout, finish_on_key="#", barge_in=s.barge_in, confidence=s.confidence,
+                    end_of_speech_ms=s.end_of_speech_ms,
+                    complete_end_ms=(s.end_of_speech_complete_ms
+                                     if s.end_of_speech_complete_ms < s.end_of_speech_ms else 0))
+
+
+def _survey_offer_answer(t: _Turn, event: E.Event) -> None:
+    """1 or yes: the survey runs; 2, no, silence or anything else: goodbye (never a second ask)."""
+    st, flow = t.state, t.flow
+    survey = st.node or ""
+    keys = _digits(event) if isinstance(event, E.DigitsReceived) else ""
+    words = event.text if isinstance(event, E.SpeechRecognized) else ""
+    if keys:
+        agreed, channel = keys == "1", "dtmf"
+    elif words:
+        agreed, channel = yes_no(words, flow.language) == "yes", "speech"
+    else:
+        agreed, channel = False, "none"
+    t.record("survey_offer", survey, agreed=agreed, channel=channel)
+    st.waiting = None
+    if not agreed:
+        st.after_agent = "done"
+        t.play(text(flow.language, "goodbye"), survey, "post_call", barge_in=False)
+        _end(t, "completed")
+        return
+    st.after_agent = "survey"
+    st.post_call = True
+    _enter(t, survey)
+
+
 # -- hooks --------------------------------------------------------------------
 
 def _hook_done(t: _Turn, node: Node, event: E.HookCompleted | E.HookFailed) -> None:
@@ -901,6 +990,12 @@ def _caller_hung_up(t: _Turn) -> None:
     st.secrets = {}
     was_waiting = st.waiting
     st.waiting = None
+    if st.after_agent in ("offer", "survey"):
+        # After the call with a person: no abandonment of self-service; the answers given so far stay.
+        st.after_agent = "done"
+        t.record("call_ended", st.node, reason="caller_hangup", abandoned=False, waiting=was_waiting,
+                 post_call=True)
+        return
     t.record("call_ended", st.node, reason="caller_hangup", abandoned=True, waiting=was_waiting)
 
 

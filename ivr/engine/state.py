@@ -45,6 +45,9 @@ class CallState(BaseModel):
     not_enrolled|none, ``score``, ``net_speech_s`` (voice), and the ``subject`` it was for."""
     consent_channel: Optional[str] = Field(None, description="How enrolment consent was given: voice or dtmf.")
     enroll_asked: bool = Field(False, description="The enroll node already asked for more speech once.")
+    after_agent: Optional[str] = Field(
+        None, description="After the call with a person: 'offer' (the post-call survey is offered), 'survey' "
+                          "(it runs), 'done' (goodbye said); None while no agent leg has ended.")
     survey_question: int = Field(0, description="Index of the survey question being asked (waiting 'survey').")
     survey_answered: int = Field(0, description="Questions of the running survey answered so far.")
     post_call: bool = Field(False, description="The survey that runs is a post-call one (after the agent leg); "

@@ -54,6 +54,12 @@ class Settings(Strict):
     digit_timeout: float = Field(3, gt=0, le=30, description="Seconds between key presses before digit entry ends.")
     record: bool = Field(False, description="Record whole calls (Twilio REST recordings API, both channels, "
                                             "from the caller's first answer); paused during sensitive asks.")
+    survey: Optional[str] = Field(
+        None, description="A survey node run after a call with a person ends, if the caller agrees "
+                          "(post-call survey).")
+    survey_offer: Optional[str] = Field(
+        None, description="The yes/no question that offers the post-call survey; default: a system phrase in the "
+                          "flow's language.")
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

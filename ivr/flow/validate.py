@@ -46,6 +46,16 @@ def cross_check(lf: LoadedFlow, known_hooks: Optional[Iterable[str]] = None) -> 
             add(Problem(lf.file, *lf.pos(*loc), f"unknown queue '{name}'; {hint}"))
 
     check_queue(flow.settings.agent_queue, ("settings", "agent_queue") if "settings" in lf.source else ("flow",))
+    survey = flow.settings.survey
+    if survey is not None:
+        if survey not in flow.nodes:
+            out.append(_unknown_target(lf, ("settings", "survey"), survey, "settings.survey"))
+        elif flow.nodes[survey].kind != "survey":
+            surveys = [nid for nid, n in flow.nodes.items() if n.kind == "survey"]
+            hint = f"name one of: {', '.join(surveys)}" if surveys else \
+                "add a node with survey: {questions: [...], next: ...} and name it"
+            add(Problem(lf.file, *lf.pos("settings", "survey"), f"settings.survey '{survey}' is a "
+                        f"{flow.nodes[survey].kind} node, not a survey node; {hint}"))
     sensitive = {n.ask.slot for n in flow.nodes.values() if n.ask is not None and n.ask.sensitive}
     action_ids = {nid for nid, n in flow.nodes.items() if n.kind == "action"}
 
@@ -137,7 +147,8 @@ def cross_check(lf: LoadedFlow, known_hooks: Optional[Iterable[str]] = None) -> 
         for nid in flow.nodes:
             if nid not in seen:
                 add(Problem(lf.file, *lf.key_pos("nodes", nid), f"node '{nid}' is unreachable from start "
-                            f"'{flow.start}'; link to it (goto:/next:) or delete it"))
+                            f"'{flow.start}'; link to it (goto:/next:), name it as settings.survey (a survey "
+                            "node), or delete it"))
     return out
 
 

@@ -217,7 +217,8 @@ def test_every_prompt_the_calls_play_is_in_the_catalog(tmp_path: Path) -> None:
         for script in sorted((FLOWS.parent / "tests" / "calls").glob("*.yaml")):
             s = load_script(script)
             result = run_script(s, lambda s: LocalCall(services.driver, s.flow, s.caller, s.called, clock=clock,
-                                                       prompt_seconds=lambda p: plays.append(p) or 1.0))
+                                                       prompt_seconds=lambda p: plays.append(p) or 1.0,
+                                                       services=services))
             assert result.passed, (script, result.failures)
     finally:
         services.close()

@@ -161,6 +161,18 @@ def test_keypad_scripts_against_running_server(server: str) -> None:
     assert "4 passed, 0 failed" in proc.stdout
 
 
+def test_wait_loop_and_post_call_survey_against_running_server(server: str) -> None:
+    """hold: and agent: hangup over signed webhooks: the wait loop, a callback, and the post-call survey."""
+    scripts = [CALLS / n for n in ("acme_hold_callback.yaml", "acme_post_call_survey.yaml",
+                                   "bank_post_call_survey.yaml", "secure_post_call_survey.yaml")]
+    proc = ivr("simulate", "--server", server, "--json", *map(str, scripts),
+               env={"TWILIO_AUTH_TOKEN": AUTH, "IVR_API_TOKEN": API})
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0, "\n".join(f for r in results for f in r["failures"]) + proc.stderr
+    survey = results[1]
+    assert survey["context"]["path"][-2:] == ["rate", "bye"] and survey["context"]["queue"] == "cards"
+
+
 def test_script_pinned_to_a_time_is_refused_against_a_server(server: str) -> None:
     proc = ivr("simulate", "--server", server, str(CALLS / "support_lost_card.yaml"),
                env={"TWILIO_AUTH_TOKEN": AUTH, "IVR_API_TOKEN": API})

@@ -52,6 +52,7 @@ TEXTS: dict[str, str] = {
     "wait_options_voicemail": "To leave a message, press 2. Or stay on the line.",
     "already_in_line": "You are already in line for a person. Please stay on the line; we will be with you shortly.",
     "goodbye": "Thank you for calling. Goodbye.",
+    "survey_offer": "Would you answer a short survey about your call? Press 1 or say yes. Press 2 or say no.",
     # -- leaving the queue: a callback or a message --
     "queue_failed": "Sorry, we cannot hold your place in line right now.",
     "nobody_answered": "Sorry, nobody could take your call right now.",

@@ -43,6 +43,7 @@ TEXTS: dict[str, str] = {
     "wait_options_voicemail": "Per lasciare un messaggio, prema 2. Oppure resti in linea.",
     "already_in_line": "Lei è già in coda per parlare con un operatore. Resti in linea, la serviremo al più presto.",
     "goodbye": "Grazie per aver chiamato. Arrivederci.",
+    "survey_offer": "Vuole rispondere a un breve sondaggio sulla sua chiamata? Prema 1 o dica sì. Prema 2 o dica no.",
     "queue_failed": "Scusi, in questo momento non possiamo mantenere il suo posto in coda.",
     "nobody_answered": "Scusi, in questo momento nessuno può rispondere alla sua chiamata.",
     "leave_options": "Per essere richiamato, prema 1. Per lasciare un messaggio, prema 2.",

@@ -42,6 +42,7 @@ TEXTS: dict[str, str] = {
     "wait_options_voicemail": "如需留言，请按2。或请继续等待。",
     "already_in_line": "您已在等待人工服务，请不要挂机，我们会尽快为您服务。",
     "goodbye": "感谢您的来电，再见。",
+    "survey_offer": "您愿意就本次通话回答一个简短的调查吗？请按1或说是。请按2或说不。",
     "queue_failed": "对不起，我们现在无法为您保留排队位置。",
     "nobody_answered": "对不起，现在没有人能接听您的电话。",
     "leave_options": "如需我们回电，请按1。如需留言，请按2。",
