@@ -40,7 +40,31 @@ def _local_services(flows_dir: str, tmp: str) -> tuple[Services, SimClock]:
 def simulate(scripts: tuple[str, ...], flows_dir: Optional[str], as_json: bool, server: Optional[str],
              auth_token: Optional[str], api_token: Optional[str], speed: float) -> None:
     """Run call scripts; exit 1 if any fails."""
-    files = expand(scripts)
+    results = run_scripts(expand(scripts), flows_dir, server, auth_token, api_token, speed)
+    for r in results:
+        if as_json:
+            click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
+        else:
+            mark = "PASS" if r.passed else "FAIL"
+            click.echo(f"{mark} {r.script} ({r.flow}, {len(r.prompts)} prompts, {r.prompt_seconds:.1f} s of prompts)")
+            for failure in r.failures:
+                click.echo(f"  {failure}")
+    if not as_json:
+        passed = sum(r.passed for r in results)
+        click.echo(f"{passed} passed, {len(results) - passed} failed")
+    sys.exit(0 if results and all(r.passed for r in results) else 1)
+
+
+def run_scripts(files: list[Path], flows_dir: Optional[str], server: Optional[str] = None,
+                auth_token: Optional[str] = None, api_token: Optional[str] = None,
+                speed: float = 0.0) -> list[ScriptResult]:
+    """Run call scripts in-process (fresh services on a temporary instance) or against ``server``.
+
+    Why one function: ``simulate`` and ``coverage`` must run a script the same
+    way, so a script covers in ``coverage`` exactly what it does in ``simulate``.
+    A script that cannot be loaded is a failed result; services that cannot be
+    built end the command (exit 1).
+    """
     results: list[ScriptResult] = []
     flows_dir = flows_dir or Config.from_env().flows_dir
     with tempfile.TemporaryDirectory(prefix="ivr-sim-") as tmp:
@@ -54,34 +78,25 @@ def simulate(scripts: tuple[str, ...], flows_dir: Optional[str], as_json: bool, 
         except IvrError as exc:
             echo_err(f"error: {exc}")
             sys.exit(1)
-        for f in files:
-            try:
-                script = load_script(f)
-            except FlowError as exc:
-                results.append(ScriptResult(str(f), "", False, [p.format() for p in exc.problems]))
-                continue
-            if server is not None:
-                make = lambda s: RemoteCall(server, s.flow, s.caller, s.called, auth_token, api_token,
-                                            speed=speed, base_dir=str(f.parent))
-            else:
-                make = lambda s: LocalCall(services.driver, s.flow, s.caller, s.called, clock=clock,
-                                           audio=make_audio_recognizer(services, f.parent),
-                                           prompt_seconds=play_seconds(services.config))
-            results.append(run_script(script, make))
-        if services is not None:
-            services.close()
-    for r in results:
-        if as_json:
-            click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
-        else:
-            mark = "PASS" if r.passed else "FAIL"
-            click.echo(f"{mark} {r.script} ({r.flow}, {len(r.prompts)} prompts, {r.prompt_seconds:.1f} s of prompts)")
-            for failure in r.failures:
-                click.echo(f"  {failure}")
-    if not as_json:
-        passed = sum(r.passed for r in results)
-        click.echo(f"{passed} passed, {len(results) - passed} failed")
-    sys.exit(0 if results and all(r.passed for r in results) else 1)
+        try:
+            for f in files:
+                try:
+                    script = load_script(f)
+                except FlowError as exc:
+                    results.append(ScriptResult(str(f), "", False, [p.format() for p in exc.problems]))
+                    continue
+                if server is not None:
+                    make = lambda s: RemoteCall(server, s.flow, s.caller, s.called, auth_token, api_token,
+                                                speed=speed, base_dir=str(f.parent))
+                else:
+                    make = lambda s: LocalCall(services.driver, s.flow, s.caller, s.called, clock=clock,
+                                               audio=make_audio_recognizer(services, f.parent),
+                                               prompt_seconds=play_seconds(services.config))
+                results.append(run_script(script, make))
+        finally:
+            if services is not None:
+                services.close()
+    return results
 
 
 @click.command()

@@ -14,6 +14,7 @@ import click
 import ivr
 from .bench import bench
 from .calls import call, simulate
+from .coverage import coverage
 from .flows import lint, schema, validate
 from .handoff import callbacks, voicemails
 from .prompts import prompts
@@ -30,6 +31,6 @@ def main(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, validate, lint, schema, simulate, call, bench, recognize, models, prompts, callbacks,
+for command in (serve, validate, lint, schema, simulate, coverage, call, bench, recognize, models, prompts, callbacks,
                 voicemails):
     main.add_command(command)
