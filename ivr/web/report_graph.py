@@ -95,7 +95,8 @@ def render(flow: Flow, lay: Layout, nodes: dict[str, dict[str, Any]], findings: 
     for nid in flow.nodes:
         entered = int((nodes.get(nid) or {}).get("entered") or 0)
         s = 0.7 + 0.5 * math.sqrt(entered / busiest) if busiest else 0.85
-        sizes[nid] = (NODE_W * s, NODE_H * min(s, 1.1))
+        fit = 7.6 * len(truncate(nid)) + 18  # the label always fits, whatever the traffic
+        sizes[nid] = (max(NODE_W * s, fit), NODE_H * min(s, 1.1))
     parts = [f'<svg id="flow-graph" class="graph" xmlns="http://www.w3.org/2000/svg" role="img" '
              f'viewBox="0 0 {_f(lay.width)} {_f(lay.height)}" width="{_f(lay.width)}" height="{_f(lay.height)}" '
              f'aria-label="The {escape(flow.flow)} flow: nodes coloured by drop-off, sized by traffic">',
