@@ -10,12 +10,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from .analytics import Analytics
 from .auth import AuthConfigError, make_authenticator
 from .calls.driver import TURN_DEADLINE, CallDriver
 from .calls.pending import PendingTurns
 from .calls.voice_auth import VoiceAuth
 from .config import Config
-from .errors import Problem
+from .errors import ConfigError, Problem
 from .flow.loader import LoadedFlow
 from .flow.registry import FlowSet
 from .flow.validate import cross_check
@@ -39,6 +40,20 @@ class Services:
     """Keypad turns running on while the caller hears a holding message (:mod:`ivr.calls.pending`)."""
     on_close: list[Callable[[], None]] = field(default_factory=list)
     """Shutdown steps of optional layers (e.g. the background prompt renderer), run first."""
+    _analytics: Optional[Analytics] = field(default=None, repr=False)
+
+    @property
+    def analytics(self) -> Analytics:
+        """Reports over this deployment's call records (built on first use: most processes never report)."""
+        if self._analytics is None:
+            engine = _sql_engine(self.store)
+            if engine is None:
+                raise ConfigError("reports need the call records in SQL, and this store has none: "
+                                  "set IVR_DATABASE_URL (SQLite or PostgreSQL)")
+            self._analytics = analytics_for(engine)
+            if self._analytics.engine is not engine:
+                self.on_close.append(self._analytics.close)
+        return self._analytics
 
     def close(self) -> None:
         while self.on_close:
@@ -82,6 +97,20 @@ def _sql_engine(store: Store) -> Any:
     """The records' SQL engine (voiceprints live beside the call records), or None."""
     engine = getattr(store, "engine", None)
     return engine if engine is not None else getattr(getattr(store, "records", None), "engine", None)
+
+
+def analytics_for(engine: Any) -> Analytics:
+    """Analytics over the records' database.
+
+    SQLite: the store's own engine (readers never wait for the writer in WAL
+    mode, and an in-memory database exists only on that engine).  PostgreSQL:
+    a small engine of its own on the same URL, because the store's engine is
+    built for webhooks: a watchdog cuts any connection held longer than
+    ``IVR_STORE_TIMEOUT`` (seconds), which a report over months of calls may need.
+    """
+    if engine.dialect.name == "sqlite":
+        return Analytics(engine)
+    return Analytics.from_url(engine.url.render_as_string(hide_password=False))
 
 
 def make_voice_auth(config: Config, clock: Callable[[], float], engine: Any = None) -> Optional[VoiceAuth]:

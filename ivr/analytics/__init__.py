@@ -1,6 +1,11 @@
-"""Analytics: what the stored call events say (reports, metrics) and what call scripts cover.
+"""Analytics: what callers did, from the stored call events (metrics in SQL; reports, by flow and version).
 
-Submodules are imported where they are used (``ivr.analytics.coverage``,
-``ivr.analytics.metrics``), so that importing one does not pull in the others'
-libraries.
+``Analytics(engine).report(...)`` is what ``python -m ivr report`` prints and
+the report pages draw; ``services.analytics`` is the deployment's instance.
+``ivr.analytics.coverage`` says which nodes and edges call scripts exercise.
 """
+
+from .metrics import Analytics, Window
+from .window import ISO_HINT, to_epoch
+
+__all__ = ["Analytics", "ISO_HINT", "Window", "to_epoch"]

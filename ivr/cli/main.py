@@ -18,6 +18,7 @@ from .coverage import coverage
 from .flows import lint, schema, validate
 from .handoff import callbacks, voicemails
 from .prompts import prompts
+from .report import report
 from .serve import serve
 from .speech import models, recognize
 
@@ -32,5 +33,5 @@ def main(verbose: bool) -> None:
 
 
 for command in (serve, validate, lint, schema, simulate, coverage, call, bench, recognize, models, prompts, callbacks,
-                voicemails):
+                voicemails, report):
     main.add_command(command)
