@@ -13,8 +13,10 @@ from typing import Any
 
 from markupsafe import escape
 
-OUTCOME_COLOURS = {"contained": "#2e9e5b", "transferred": "#3b73b9", "abandoned": "#d64545"}
+OUTCOME_COLOURS = {"contained": "#2e9e5b", "transferred": "#3b73b9", "abandoned": "#d64545",
+                   "in_progress": "#b8c0ca"}
 OUTCOMES = tuple(OUTCOME_COLOURS)
+"""Stacked bottom to top; ``in_progress`` (calls not over yet) only drawn and explained when there are any."""
 SCALES = {"csat": [str(v) for v in range(1, 6)], "ces": [str(v) for v in range(1, 8)],
           "nps": [str(v) for v in range(0, 11)], "yesno": ["yes", "no"]}
 """Every answer a question kind allows, so an unanswered value still shows as an empty bar."""
@@ -54,7 +56,8 @@ def daily_chart(days: list[dict[str, Any]]) -> str:
     base = top + plot_h
     out = [f'<svg id="daily-chart" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_f(width)} 250" '
            f'width="{_f(width)}" height="250" role="img" aria-label="Calls per day by outcome">',
-           _legend(left, 14, [(o, c) for o, c in OUTCOME_COLOURS.items()])]
+           _legend(left, 14, [(o.replace("_", " "), c) for o, c in OUTCOME_COLOURS.items()
+                              if o != "in_progress" or any(d.get(o) for d in days)])]
     for v in range(0, top_v + 1, step):
         y = base - v * scale
         out.append(f'<line class="grid" x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - 16)}" y2="{_f(y)}"/>'
@@ -65,7 +68,8 @@ def daily_chart(days: list[dict[str, Any]]) -> str:
     for i, d in enumerate(days):
         x = left + i * bar_w
         calls = int(d.get("calls") or 0)
-        tip = f'{d["day"]}: {calls} calls' + "".join(f', {int(d.get(o) or 0)} {o}' for o in OUTCOMES)
+        tip = f'{d["day"]}: {calls} calls' + "".join(f', {int(d.get(o) or 0)} {o.replace("_", " ")}'
+                                                     for o in OUTCOMES if o != "in_progress" or d.get(o))
         out.append(f'<g class="day" data-day="{escape(d["day"])}" data-calls="{calls}"><title>{escape(tip)}</title>')
         y = base
         for o in OUTCOMES:

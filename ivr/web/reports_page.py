@@ -23,7 +23,7 @@ from flask import Blueprint, Response, jsonify, render_template_string, request,
 from markupsafe import Markup
 
 from ..analytics.coverage import load_saved
-from ..analytics.report import Analytics
+from ..errors import ConfigError
 from ..flow.layout import layout
 from ..flow.lint import lint
 from ..handoff.links import MAX_REPORT_TTL_S, REPORT_TTL_S, report_link_valid, report_path
@@ -96,15 +96,6 @@ def window_days(since: dt.datetime, until: dt.datetime) -> list[str]:
     """Every UTC day the window touches, oldest first."""
     first, last = since.date(), (until - dt.timedelta(microseconds=1)).date()
     return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-
-
-def _analytics() -> Analytics:
-    """Analytics over the store's SQL records (the live-call store may be Redis; the records are SQL)."""
-    store = app_state.services().store
-    engine = getattr(store, "engine", None) or getattr(getattr(store, "records", None), "engine", None)
-    if engine is None:
-        raise RuntimeError("reports read the SQL records, and this store has none: set IVR_DATABASE_URL")
-    return Analytics(engine)
 
 
 def _fill_days(rows: list[dict[str, Any]], days: list[str]) -> list[dict[str, Any]]:
@@ -258,7 +249,10 @@ def report(flow_id: str) -> Any:
     except BadWindow as exc:
         return Response(f"Bad request: {exc}.\n", status=400, mimetype="text/plain")
     flow = loaded.flow
-    analytics = _analytics()
+    try:
+        analytics = svc.analytics
+    except ConfigError as exc:
+        return Response(f"Reports are unavailable: {exc}\n", status=503, mimetype="text/plain")
     reps = analytics.report(flow=flow_id, since=since, until=until)
     rep = reps[0] if reps else {"flow": flow_id, "calls": 0}
     days = window_days(since, until)
