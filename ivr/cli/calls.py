@@ -91,7 +91,7 @@ def run_scripts(files: list[Path], flows_dir: Optional[str], server: Optional[st
                 else:
                     make = lambda s: LocalCall(services.driver, s.flow, s.caller, s.called, clock=clock,
                                                audio=make_audio_recognizer(services, f.parent),
-                                               prompt_seconds=play_seconds(services.config))
+                                               prompt_seconds=play_seconds(services.config), services=services)
                 results.append(run_script(script, make))
         finally:
             if services is not None:

@@ -51,7 +51,9 @@ class Listen:
     """Wait for caller input at a node.
 
     Attributes:
-        mode: ``menu`` (a key or phrase), ``digits``, ``speech`` or ``yesno``.
+        mode: ``menu`` (a key or phrase), ``digits``, ``speech``, ``yesno`` or ``score`` (a survey's
+            0-10 answer: up to ``max_digits`` keys ended by ``#`` or the timeout, or a spoken number
+            from ``phrases``).
         phrases: what a recogniser should listen for (options, keys spoken as
             words, agent words); empty for free speech.
         keys: keys that complete a menu choice at once.
@@ -63,7 +65,7 @@ class Listen:
     """
 
     node: str
-    mode: Literal["menu", "digits", "speech", "yesno"]
+    mode: Literal["menu", "digits", "speech", "yesno", "score"]
     timeout: float
     speech: bool
     phrases: tuple[str, ...] = ()

@@ -17,10 +17,11 @@ from typing import Any, Mapping, Optional
 
 from ..flow import templates
 from ..flow.model import Ask, Flow, Menu, Node
-from ..flow.phrases import agent_words, number_words
+from ..flow.phrases import NO_WORDS, YES_WORDS, agent_words, lang_prefix, number_words
 from . import actions as A
 from . import events as E
 from . import hours as _hours
+from . import survey as _survey
 from . import texts as _texts
 from .conditions import holds
 from .context import build_context, iso
@@ -100,6 +101,9 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
     if isinstance(event, E.CallerHungUp):
         _caller_hung_up(t)
         return st, t.actions
+    if isinstance(event, E.AgentLegEnded):
+        _agent_leg_ended(t, event)
+        return st, t.actions
     if st.ended:
         return st, []
     node = flow.nodes.get(st.node or "")
@@ -124,8 +128,15 @@ def step(flow: Flow, state: Optional[CallState], event: E.Event) -> tuple[CallSt
             return st, []
         _hook_done(t, node, event)
         return st, t.actions
+    if st.waiting == "survey_offer" and isinstance(event, (E.DigitsReceived, E.SpeechRecognized, E.NoInput)):
+        _survey_offer_answer(t, event)
+        return st, t.actions
     if st.waiting in VOICE_WAITS and isinstance(event, (E.DigitsReceived, E.SpeechRecognized, E.NoInput)):
         _voice_input(t, node, event)
+        return st, t.actions
+    if st.waiting == "survey" and isinstance(event, (E.DigitsReceived, E.SpeechRecognized, E.NoInput)):
+        if node.survey is not None:
+            _survey_input(t, node, event)
         return st, t.actions
     if st.waiting not in ("input", "confirm"):
         return st, []
@@ -177,6 +188,9 @@ def _enter(t: _Turn, node_id: Optional[str]) -> None:
                 return
         elif kind == "enroll":
             _ask_consent(t, node_id, node)
+            return
+        elif kind == "survey":
+            _start_survey(t, node_id, node)
             return
         elif kind == "action":
             spec = node.action
@@ -243,8 +257,11 @@ def _listen(t: _Turn, node: Node, spec: Menu | Ask, mode: Optional[str] = None) 
         sensitive=isinstance(spec, Ask) and spec.sensitive))
 
 
-def listen_at(flow: Flow, node_id: str, mode: Optional[str] = None, state: Optional[CallState] = None) -> A.Listen:
-    """The Listen the engine emits at a menu or ask node (``mode="yesno"``: a menu's confirmation).
+def listen_at(flow: Flow, node_id: str, mode: Optional[str] = None, state: Optional[CallState] = None,
+              question: Optional[str] = None) -> A.Listen:
+    """The Listen the engine emits at a menu, ask or survey node (``mode="yesno"``: a menu's confirmation).
+
+    At a survey: the question ``question`` (an id), else the one the state is at (the first by default).
 
     Why: tools that recognise outside a call (``recognize``, the speech bench)
     must hear exactly what a call at that node would, through the engine's own
@@ -254,10 +271,19 @@ def listen_at(flow: Flow, node_id: str, mode: Optional[str] = None, state: Optio
         ValueError: the node neither asks nor offers a menu.
     """
     node = flow.nodes[node_id]
+    st = state if state is not None else CallState(call_id="listen", flow=flow.flow, node=node_id)
+    if node.survey is not None:
+        if question is not None:
+            ids = [q.id for q in node.survey.questions]
+            if question not in ids:
+                raise ValueError(f"survey '{node_id}' has no question '{question}'; questions: {', '.join(ids)}")
+            st = st.model_copy(update={"survey_question": ids.index(question)})
+        t = _Turn(flow, st, 0.0)
+        _survey_listen(t, node)
+        return next(a for a in reversed(t.actions) if isinstance(a, A.Listen))
     spec = node.menu if node.menu is not None else node.ask
     if spec is None:
-        raise ValueError(f"node '{node_id}' is a {node.kind} node; only menu and ask nodes listen")
-    st = state if state is not None else CallState(call_id="listen", flow=flow.flow, node=node_id)
+        raise ValueError(f"node '{node_id}' is a {node.kind} node; only menu, ask and survey nodes listen")
     t = _Turn(flow, st, 0.0)
     _listen(t, node, spec, mode=mode)
     return next(a for a in reversed(t.actions) if isinstance(a, A.Listen))
@@ -273,6 +299,10 @@ def reprompt(flow: Flow, state: CallState, at: float) -> list[A.Action]:
         LookupError: the call is not waiting for input.
     """
     node = flow.nodes.get(state.node or "")
+    if node is not None and node.survey is not None and state.waiting == "survey":
+        t = _Turn(flow, state.model_copy(deep=True), at)
+        _ask_question(t, node, "question")
+        return [a for a in t.actions if not isinstance(a, A.RecordEvent)]
     spec = (node.menu or node.ask) if node else None
     if node is None or spec is None:
         raise LookupError(f"call {state.call_id} is not waiting for input")
@@ -283,7 +313,7 @@ def reprompt(flow: Flow, state: CallState, at: float) -> list[A.Action]:
 
 
 def listens(flow: Flow) -> tuple[A.Listen, ...]:
-    """Every Listen the flow's menu and ask nodes can open, as the engine would emit them.
+    """Every Listen the flow's menu, ask and survey nodes can open, as the engine would emit them.
 
     Why: a transport warms its recognisers at start-up (and after a hot reload)
     from exactly the grammars calls will use, without running a call. Includes
@@ -291,12 +321,18 @@ def listens(flow: Flow) -> tuple[A.Listen, ...]:
     """
     out: list[A.Listen] = []
     for node_id, node in flow.nodes.items():
+        if node.survey is not None:
+            out.extend(listen_at(flow, node_id, question=q.id) for q in node.survey.questions)
+            continue
         spec = node.menu if node.menu is not None else node.ask
         if spec is None:
             continue
         modes: tuple[Optional[str], ...] = (None, "yesno") if isinstance(spec, Menu) else (None,)
         out.extend(listen_at(flow, node_id, mode, CallState(call_id="warm-up", flow=flow.flow, node=node_id))
                    for mode in modes)
+    survey = post_call_survey(flow)
+    if survey is not None:
+        out.append(offer_listen(flow, survey))
     return tuple(out)
 
 
@@ -486,6 +522,111 @@ def _failure(t: _Turn, kind: str) -> None:
     _prompt(t, node, spec, kind)
 
 
+# -- surveys --------------------------------------------------------------------
+#
+# One question at a time (waiting "survey", the index in state.survey_question). Every answer is a
+# survey_answer event the moment it is given, so a caller who hangs up leaves a partial response.
+# Not answering never escalates: after the survey's retries the question counts as unanswered.
+
+def _start_survey(t: _Turn, node_id: str, node: Node) -> None:
+    st = t.state
+    st.survey_question = st.survey_answered = 0
+    t.record("survey_started", node_id, post_call=st.post_call, questions=[q.id for q in node.survey.questions])
+    _ask_question(t, node, "question")
+
+
+def _ask_question(t: _Turn, node: Node, part: str) -> None:
+    """Ask the current question; after a failure (``part`` no_input/no_match) say why first.
+
+    The question's words are part ``question``, not ``prompt``: a recording of the node must not
+    replace every question of the survey.
+    """
+    st, flow, spec = t.state, t.flow, node.survey
+    q = spec.questions[st.survey_question]
+    barge = flow.settings.barge_in if spec.barge_in is None else spec.barge_in
+    nid = st.node or ""
+    if part in ("no_input", "no_match"):
+        attempt = st.no_input_count if part == "no_input" else st.no_match_count
+        own = spec.reprompt(part, attempt)
+        t.play(own or text(flow.language, part if part == "no_input" else _survey.range_text_key(q)), nid, part,
+               barge)
+    t.play(q.prompt, nid, "question", barge)
+    _survey_listen(t, node)
+
+
+def _survey_listen(t: _Turn, node: Node) -> None:
+    """The Listen of the current question: one key (csat, ces, yesno) or up to two ended by # (nps)."""
+    st, s, spec = t.state, t.flow.settings, node.survey
+    q = spec.questions[min(st.survey_question, len(spec.questions) - 1)]
+    mode = {"nps": "score", "yesno": "yesno"}.get(q.kind, "menu")
+    st.waiting = "survey"
+    t.actions.append(A.Listen(
+        node=st.node or "", mode=mode, timeout=spec.timeout or s.no_input_timeout, speech=s.speech,
+        phrases=_survey.grammar(q, t.flow.language, s.agent_words), keys=_survey.keys_of(q),
+        max_digits=2 if q.kind == "nps" else 1, min_digits=1 if q.kind == "nps" else None,
+        digit_timeout=s.digit_timeout, finish_on_key="#",
+        barge_in=s.barge_in if spec.barge_in is None else spec.barge_in,
+        confidence=s.confidence if spec.confidence is None else spec.confidence,
+        end_of_speech_ms=s.end_of_speech_ms,
+        complete_end_ms=(s.end_of_speech_complete_ms
+                         if mode != "score" and s.end_of_speech_complete_ms < s.end_of_speech_ms else 0)))
+
+
+def _survey_input(t: _Turn, node: Node, event: E.Event) -> None:
+    st, flow, spec = t.state, t.flow, node.survey
+    q = spec.questions[st.survey_question]
+    value: _survey.Answer = None
+    if isinstance(event, E.NoInput):
+        outcome = "no_input"
+    elif isinstance(event, E.DigitsReceived):
+        outcome, value = _survey.keys_answer(q, event.digits)
+    else:
+        outcome, value = _survey.speech_answer(q, event.text, flow.language, flow.settings.agent_words)
+        threshold = flow.settings.confidence if spec.confidence is None else spec.confidence
+        if outcome == "match" and event.confidence < threshold:  # a guess is no answer: ask again
+            outcome, value = "no_match", None
+    _input_event(t, event, outcome, question=q.id)
+    if outcome == "agent":
+        st.waiting = None
+        _escalate(t, "caller_request")
+        return
+    if outcome == "match":
+        st.survey_answered += 1
+        channel = "dtmf" if isinstance(event, E.DigitsReceived) else "speech"
+        t.record("survey_answer", st.node, question=q.id, kind=q.kind, value=value, channel=channel,
+                 post_call=st.post_call)
+        _next_question(t, node)
+        return
+    st.failures += 1
+    if outcome == "no_input":
+        st.no_input_count += 1
+    else:
+        st.no_match_count += 1
+    if st.failures > spec.retries:  # unanswered: the survey moves on, it never traps or escalates
+        t.record("survey_answer", st.node, question=q.id, kind=q.kind, value=None, channel="none",
+                 post_call=st.post_call)
+        _next_question(t, node)
+        return
+    _ask_question(t, node, outcome)
+
+
+def _next_question(t: _Turn, node: Node) -> None:
+    st, spec = t.state, node.survey
+    st.survey_question += 1
+    st.failures = st.no_input_count = st.no_match_count = 0
+    if st.survey_question < len(spec.questions):
+        _ask_question(t, node, "question")
+        return
+    st.waiting = None
+    t.play(text(t.flow.language, "survey_thanks"), st.node or "", "thanks", barge_in=False)
+    t.record("survey_completed", st.node, answered=st.survey_answered, post_call=st.post_call)
+    nxt = node.next_node
+    if nxt is None:
+        _end(t, "flow_end")
+    else:
+        _enter(t, nxt)
+
+
 # -- voice authentication ---------------------------------------------------------
 #
 # The engine decides what to say and where to go; the call driver's voice
@@ -664,6 +805,86 @@ def _enroll_result(t: _Turn, node: Node, event: E.EnrollResult) -> None:
     _enter(t, spec.next)
 
 
+# -- after the call with a person: the post-call survey ------------------------------
+#
+# A transfer ends self-service (``ended``); when Twilio reports that the agent leg ended with the
+# caller still on the line (AgentLegEnded), a flow whose ``settings.survey`` names a survey node
+# reopens the call for one yes/no offer, then runs that node (post_call) and its ``next``.
+# ``state.after_agent`` keeps where that is: offer, survey, done.
+
+def post_call_survey(flow: Flow) -> Optional[str]:
+    """The survey node a flow offers after a call with a person (``settings.survey``), or None."""
+    nid = flow.settings.survey
+    node = flow.nodes.get(nid or "")
+    return nid if node is not None and node.kind == "survey" else None
+
+
+def _agent_leg_ended(t: _Turn, event: E.AgentLegEnded) -> None:
+    st, flow = t.state, t.flow
+    lang = flow.language
+    if st.after_agent is not None:  # reported already: the call is past its agent leg
+        if st.ended and st.ended_at is None:
+            t.play(text(lang, "goodbye"), st.node or "", "post_call", barge_in=False)
+            t.actions.append(A.Hangup("completed"))
+        return
+    t.record("agent_leg_ended", None, status=event.status, seconds=event.seconds)
+    survey = post_call_survey(flow)
+    to_agent = st.end_reason == "transferred" and (st.routing or {}).get("mode", "agent") == "agent"
+    st.after_agent = "done"
+    if st.ended_at is not None:  # the caller hung up before Twilio reported the leg: nobody to ask
+        return
+    if survey is None or not to_agent:
+        t.play(text(lang, "goodbye"), st.node or "", "post_call", barge_in=False)
+        t.actions.append(A.Hangup("completed"))
+        return
+    # Reopen the call for one question; it stays a transferred call (its transfer event is kept).
+    st.after_agent = "offer"
+    st.ended = False
+    st.node = survey
+    st.waiting = "survey_offer"
+    st.failures = st.no_input_count = st.no_match_count = 0
+    s = flow.settings
+    t.play(s.survey_offer or text(lang, "survey_offer"), survey, "offer", barge_in=s.barge_in)
+    t.actions.append(offer_listen(flow, survey))
+
+
+def offer_listen(flow: Flow, node_id: str) -> A.Listen:
+    """The yes/no listen of the post-call offer: keys 1 and 2, yes/no words (speech where the flow has it)."""
+    s = flow.settings
+    lp = lang_prefix(flow.language)
+    words = YES_WORDS.get(lp, ()) + NO_WORDS.get(lp, ()) + ("yes", "no")
+    return A.Listen(node=node_id, mode="yesno", timeout=s.no_input_timeout, speech=s.speech,
+                    phrases=tuple(dict.fromkeys(words)), keys=("1", "2"), max_digits=1,
+                    digit_timeout=s.digit_timeout, finish_on_key="#", barge_in=s.barge_in, confidence=s.confidence,
+                    end_of_speech_ms=s.end_of_speech_ms,
+                    complete_end_ms=(s.end_of_speech_complete_ms
+                                     if s.end_of_speech_complete_ms < s.end_of_speech_ms else 0))
+
+
+def _survey_offer_answer(t: _Turn, event: E.Event) -> None:
+    """1 or yes: the survey runs; 2, no, silence or anything else: goodbye (never a second ask)."""
+    st, flow = t.state, t.flow
+    survey = st.node or ""
+    keys = _digits(event) if isinstance(event, E.DigitsReceived) else ""
+    words = event.text if isinstance(event, E.SpeechRecognized) else ""
+    if keys:
+        agreed, channel = keys == "1", "dtmf"
+    elif words:
+        agreed, channel = yes_no(words, flow.language) == "yes", "speech"
+    else:
+        agreed, channel = False, "none"
+    t.record("survey_offer", survey, agreed=agreed, channel=channel)
+    st.waiting = None
+    if not agreed:
+        st.after_agent = "done"
+        t.play(text(flow.language, "goodbye"), survey, "post_call", barge_in=False)
+        _end(t, "completed")
+        return
+    st.after_agent = "survey"
+    st.post_call = True
+    _enter(t, survey)
+
+
 # -- hooks --------------------------------------------------------------------
 
 def _hook_done(t: _Turn, node: Node, event: E.HookCompleted | E.HookFailed) -> None:
@@ -769,6 +990,12 @@ def _caller_hung_up(t: _Turn) -> None:
     st.secrets = {}
     was_waiting = st.waiting
     st.waiting = None
+    if st.after_agent in ("offer", "survey"):
+        # After the call with a person: no abandonment of self-service; the answers given so far stay.
+        st.after_agent = "done"
+        t.record("call_ended", st.node, reason="caller_hangup", abandoned=False, waiting=was_waiting,
+                 post_call=True)
+        return
     t.record("call_ended", st.node, reason="caller_hangup", abandoned=True, waiting=was_waiting)
 
 

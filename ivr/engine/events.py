@@ -111,5 +111,24 @@ class EnrollResult:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class AgentLegEnded:
+    """The caller's conversation with a person ended and the caller is still on the line.
+
+    Twilio reports it as the ``<Enqueue action>`` with ``QueueResult=bridged`` or the ``<Dial action>``
+    with ``DialCallStatus`` completed/answered. The engine then offers the flow's post-call survey
+    (``settings.survey``), or says goodbye.
+
+    Attributes:
+        status: Twilio's QueueResult or DialCallStatus, as reported.
+        seconds: how long the agent leg lasted, when known.
+    """
+
+    call_id: str
+    at: float = 0.0
+    status: str = "bridged"
+    seconds: Optional[int] = None
+
+
 Event = Union[CallStarted, DigitsReceived, SpeechRecognized, NoInput, HookCompleted, HookFailed,
-              CallerHungUp, AuthResult, EnrollResult]
+              CallerHungUp, AuthResult, EnrollResult, AgentLegEnded]

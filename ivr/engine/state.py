@@ -27,7 +27,7 @@ class CallState(BaseModel):
     started_at: float = 0.0
     updated_at: float = 0.0
     node: Optional[str] = None
-    waiting: Optional[str] = Field(None, description="'input', 'confirm' or 'hook' while a turn is open.")
+    waiting: Optional[str] = Field(None, description="'input', 'confirm', 'survey' or 'hook' while a turn is open.")
     path: list[str] = Field(default_factory=list)
     slots: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
@@ -45,6 +45,13 @@ class CallState(BaseModel):
     not_enrolled|none, ``score``, ``net_speech_s`` (voice), and the ``subject`` it was for."""
     consent_channel: Optional[str] = Field(None, description="How enrolment consent was given: voice or dtmf.")
     enroll_asked: bool = Field(False, description="The enroll node already asked for more speech once.")
+    after_agent: Optional[str] = Field(
+        None, description="After the call with a person: 'offer' (the post-call survey is offered), 'survey' "
+                          "(it runs), 'done' (goodbye said); None while no agent leg has ended.")
+    survey_question: int = Field(0, description="Index of the survey question being asked (waiting 'survey').")
+    survey_answered: int = Field(0, description="Questions of the running survey answered so far.")
+    post_call: bool = Field(False, description="The survey that runs is a post-call one (after the agent leg); "
+                                               "set before entering the survey node, its events carry it.")
     ended: bool = False
     ended_at: Optional[float] = None
     end_reason: Optional[str] = None

@@ -35,6 +35,8 @@ def targets(node: Node) -> Iterator[tuple[tuple, str]]:
     elif kind == "authenticate":
         for outcome, target in node.authenticate.outcomes.items():
             yield ("authenticate", "outcomes", outcome), target
+    elif kind == "survey" and node.survey.next:
+        yield ("survey", "next"), node.survey.next
     elif kind == "enroll":
         yield ("enroll", "next"), node.enroll.next
         yield ("enroll", "declined"), node.enroll.declined
@@ -45,12 +47,21 @@ def successors(flow: Flow, node_id: str) -> list[str]:
     return [t for _, t in targets(flow.nodes[node_id]) if t in flow.nodes]
 
 
+def roots(flow: Flow) -> list[str]:
+    """Where calls enter the flow: its start, and the post-call survey (``settings.survey``).
+
+    Why the survey: after a call with a person the engine runs it without any edge leading there.
+    """
+    return [n for n in dict.fromkeys((flow.start, flow.settings.survey)) if n and n in flow.nodes]
+
+
 def reachable(flow: Flow, start: str | None = None) -> set[str]:
-    """Nodes reachable from ``start`` (the flow's start by default)."""
-    first = start or flow.start
-    if first not in flow.nodes:
+    """Nodes reachable from ``start``; by default from every root (:func:`roots`)."""
+    first = [start] if start else roots(flow)
+    first = [n for n in first if n in flow.nodes]
+    if not first:
         return set()
-    seen, todo = {first}, [first]
+    seen, todo = set(first), list(first)
     while todo:
         for nxt in successors(flow, todo.pop()):
             if nxt not in seen:
@@ -62,11 +73,11 @@ def reachable(flow: Flow, start: str | None = None) -> set[str]:
 def person_reachable(flow: Flow) -> set[str]:
     """Nodes from which the caller can reach a person.
 
-    Menus and asks always can (agent words, key 0); so can transfers and
+    Menus, asks and surveys always can (agent words, key 0); so can transfers and
     escalation-capable nodes (an action without ``on_failure`` escalates).
     """
     good = {nid for nid, n in flow.nodes.items()
-            if n.kind in ("menu", "ask", "transfer", "voicemail", "callback", "authenticate", "enroll")
+            if n.kind in ("menu", "ask", "transfer", "voicemail", "callback", "authenticate", "enroll", "survey")
             or (n.kind == "action" and not n.action.on_failure)}
     changed = True
     while changed:

@@ -18,6 +18,7 @@ from .phrases import agent_words, contains_phrase, normalize
 MAX_PROMPT_WORDS = 25
 MAX_OPTIONS = 5
 MAX_PROMPT_SECONDS = 8.0
+MAX_SURVEY_QUESTIONS = 5
 
 PromptDuration = Callable[[str, str], Optional[float]]
 """(node id, text) -> rendered seconds, when prompt audio is available."""
@@ -72,6 +73,18 @@ def lint(lf: LoadedFlow, durations: Optional[PromptDuration] = None) -> list[Pro
                     add("warning", "no-key", ("nodes", nid, "menu", "options", i),
                         f"node '{nid}': option {i + 1} has no key; callers who cannot speak (noise, accent) "
                         "cannot choose it")
+        if node.survey is not None:
+            questions = node.survey.questions
+            if len(questions) > MAX_SURVEY_QUESTIONS:
+                add("warning", "long-survey", ("nodes", nid, "survey", "questions"),
+                    f"node '{nid}': {len(questions)} questions (over {MAX_SURVEY_QUESTIONS}); callers hang up "
+                    "on long phone surveys and the last answers go missing: keep the few that matter")
+            for i, q in enumerate(questions):
+                words = len(q.prompt.split())
+                if words > MAX_PROMPT_WORDS:
+                    add("warning", "long-prompt", ("nodes", nid, "survey", "questions", i, "prompt"),
+                        f"node '{nid}': question '{q.id}' has {words} words (over {MAX_PROMPT_WORDS}); "
+                        "shorten it")
         if kind == "say" and node.next is None:
             add("warning", "dead-end", ("nodes", nid),
                 f"node '{nid}': the call ends after this message without a goodbye; add next: to a hangup node")
@@ -119,4 +132,7 @@ def _template_fields(node) -> list[str]:
         texts += [spec.prompt, *spec.reprompts("no_input"), *spec.reprompts("no_match")]
     if node.transfer is not None:
         texts.append(node.transfer.say)
+    if node.survey is not None:
+        texts += [q.prompt for q in node.survey.questions]
+        texts += [*node.survey.reprompts("no_input"), *node.survey.reprompts("no_match")]
     return [f for t in texts if t for f in templates.fields(t)]

@@ -30,7 +30,7 @@ _MODEL_AT: dict[str, type[BaseModel]] = {
     "branch": m.Branch, "transfer": m.Transfer, "options": m.Option,
     "when": m.Condition, "cases": m.Case, "queues": m.Queue, "hooks": m.HttpHook,
     "target": m.Target, "hours": m.Hours, "routing": m.RoutingRule, "voicemail": m.Voicemail,
-    "callback": m.Callback,
+    "callback": m.Callback, "survey": m.Survey, "questions": m.Question,
 }
 
 
@@ -121,16 +121,20 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
             kline, kcol = node.key_pos[kind]
             problems.append(Problem(file, kline, kcol, f"node '{node_id}': node kind '{kind}' is reserved "
                                     "and not available in this version"))
-        if "next" in node and kind not in ("say", "ask"):
+        if "next" in node and kind not in ("say", "ask", "survey"):
             kline, kcol = node.key_pos["next"]
             where = {"menu": "each option's goto", "action": "action.outcomes / action.default",
                      "branch": "branch.cases / branch.default"}.get(kind, "nothing: this node ends self-service")
             problems.append(Problem(file, kline, kcol, f"node '{node_id}': a {kind} node has no 'next'; "
                                     f"it continues through {where}"))
         spec = node.get(kind)
-        if kind == "ask" and isinstance(spec, SourceMap) and "next" in spec and "next" in node:
+        if kind in ("ask", "survey") and isinstance(spec, SourceMap) and "next" in spec and "next" in node:
             kline, kcol = spec.key_pos["next"]
             problems.append(Problem(file, kline, kcol, f"node '{node_id}': 'next' given twice; keep one"))
+        if kind == "survey" and isinstance(spec, SourceMap) and "next" not in spec and "next" not in node:
+            kline, kcol = node.key_pos[kind]
+            problems.append(Problem(file, kline, kcol, f"node '{node_id}': a survey needs next: under survey: "
+                                    "(the node after the last question, e.g. a hangup that says goodbye)"))
         if kind == "menu" and isinstance(spec, SourceMap) and isinstance(spec.get("options"), SourceList):
             problems += _menu_size_problems(file, node_id, spec["options"])
             for i, opt in enumerate(spec["options"]):

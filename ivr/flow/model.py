@@ -16,8 +16,9 @@ NODE_KINDS = ("say", "menu", "ask", "action", "branch", "authenticate", "enroll"
               "voicemail", "callback", "survey", "hangup")
 """Node kinds the language knows; a node has exactly one of these keys."""
 
-RESERVED_KINDS = ("survey",)
-"""Kinds the schema reserves but this version cannot run yet."""
+RESERVED_KINDS: tuple[str, ...] = ()
+"""Kinds the schema reserves but this version cannot run yet (none at present; the loader and the
+schema both refuse a kind listed here, so a new kind can be named before it runs)."""
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 KEY_CHARS = set("0123456789*#")
@@ -51,6 +52,11 @@ class Settings(Strict):
                     "one whole, confident choice (VoiceXML's completetimeout); 0 always waits end_of_speech_ms.")
     agent_words: list[str] = Field(default_factory=list, description="Extra phrases that ask for a person.")
     digit_timeout: float = Field(3, gt=0, le=30, description="Seconds between key presses before digit entry ends.")
+    survey: Optional[str] = Field(
+        None, description="A survey node run after a call with a person ends, if the caller agrees (post-call survey).")
+    survey_offer: Optional[str] = Field(
+        None, description="The yes/no question that offers the post-call survey; default: a system phrase in the "
+                          "flow's language.")
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -240,6 +246,16 @@ class Option(Strict):
         return self
 
 
+def _ladder(v: Optional[Union[str, list[str]]]) -> Optional[Union[str, list[str]]]:
+    """A re-prompt ladder (``no_input``/``no_match``): one text, or a non-empty list of non-empty texts."""
+    if isinstance(v, list):
+        if not v:
+            raise ValueError("a re-prompt list needs at least one text (one per attempt; the last repeats)")
+        if any(not isinstance(t, str) or not t.strip() for t in v):
+            raise ValueError("every re-prompt in the list must be non-empty text")
+    return v
+
+
 class InputNode(Strict):
     """Fields shared by nodes that wait for the caller (menu, ask)."""
 
@@ -257,12 +273,7 @@ class InputNode(Strict):
     @field_validator("no_input", "no_match")
     @classmethod
     def _ladder(cls, v: Optional[Union[str, list[str]]]) -> Optional[Union[str, list[str]]]:
-        if isinstance(v, list):
-            if not v:
-                raise ValueError("a re-prompt list needs at least one text (one per attempt; the last repeats)")
-            if any(not isinstance(t, str) or not t.strip() for t in v):
-                raise ValueError("every re-prompt in the list must be non-empty text")
-        return v
+        return _ladder(v)
 
     def reprompts(self, part: str) -> list[str]:
         """The node's own re-prompts for ``no_input`` or ``no_match``, in attempt order (maybe none)."""
@@ -436,6 +447,82 @@ class Enroll(Strict):
     _check_subject = field_validator("subject")(classmethod(lambda cls, v: _subject(v)))
 
 
+SURVEY_KINDS: dict[str, tuple[int, int]] = {"csat": (1, 5), "ces": (1, 7), "nps": (0, 10), "yesno": (0, 1)}
+"""Survey question kinds and their answer ranges (``yesno``: 1 = yes, 2 = no on the keypad, stored as a bool)."""
+
+
+class Question(Strict):
+    """One survey question: an id (the key of its answers in reports), a kind and what is asked."""
+
+    id: str = Field(description="Question id, unique in the survey: the key of its answers in reports.")
+    kind: Literal["csat", "ces", "nps", "yesno"] = Field(
+        description="csat (1-5), ces (1-7), nps (0-10, two keys ended by #) or yesno (1 yes, 2 no).")
+    prompt: str = Field(min_length=1, description="The question, with how to answer (Press 1 to 5.).")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not IDENT.match(v):
+            raise ValueError(f"question id {v!r} must start with a letter and use letters, digits, _ . -")
+        return v
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> Any:
+        if v not in SURVEY_KINDS:
+            raise ValueError(f"unknown question kind {v!r}; use csat (1-5), ces (1-7), nps (0-10) or yesno")
+        return v
+
+    @property
+    def low(self) -> int:
+        return SURVEY_KINDS[self.kind][0]
+
+    @property
+    def high(self) -> int:
+        return SURVEY_KINDS[self.kind][1]
+
+
+class Survey(Strict):
+    """Ask a few rating questions in turn; every answer (or its absence) is an event for reports.
+
+    A survey never traps or escalates a caller for not answering: after ``retries`` re-asks a
+    question counts as unanswered and the survey moves on. The agent words (and key 0, except
+    in an nps question, where 0 is a score) still reach a person.
+    """
+
+    questions: list[Question] = Field(description="The questions, asked in order.")
+    next: Optional[str] = Field(None, description="The node after the last question (and the thanks).")
+    no_input: Optional[Union[str, list[str]]] = Field(
+        None, description="Said after silence before the question is asked again: one text, or one per attempt.")
+    no_match: Optional[Union[str, list[str]]] = Field(
+        None, description="Said after an answer out of range before the question is asked again (default: a "
+                          "phrase naming the range).")
+    retries: int = Field(1, ge=0, le=3, description="Re-asks per question; then it counts as unanswered.")
+    timeout: Optional[float] = Field(None, gt=0, le=60, description="No-input timeout, seconds.")
+    barge_in: Optional[bool] = None
+    confidence: Optional[float] = Field(None, ge=0, le=1)
+
+    _check_ladder = field_validator("no_input", "no_match")(classmethod(lambda cls, v: _ladder(v)))
+
+    @field_validator("questions")
+    @classmethod
+    def _some(cls, v: list[Question]) -> list[Question]:
+        if not v:
+            raise ValueError("a survey needs at least one question: "
+                             "questions: [{id: csat, kind: csat, prompt: How satisfied were you? Press 1 to 5.}]")
+        return v
+
+    def reprompts(self, part: str) -> list[str]:
+        """The survey's own texts for ``no_input`` or ``no_match``, in attempt order (maybe none)."""
+        own = getattr(self, part)
+        return [own] if isinstance(own, str) else list(own or ())
+
+    def reprompt(self, part: str, attempt: int) -> Optional[str]:
+        """The own text for the ``attempt``-th failure of that kind (1-based; the last repeats)."""
+        texts = self.reprompts(part)
+        return texts[min(max(attempt, 1), len(texts)) - 1] if texts else None
+
+
 class Node(Strict):
     """A node: exactly one kind key, plus ``next`` where the kind allows it."""
 
@@ -450,7 +537,7 @@ class Node(Strict):
     enroll: Optional[Enroll] = None
     voicemail: Optional[Voicemail] = None
     callback: Optional[Callback] = None
-    survey: Optional[dict[str, Any]] = None
+    survey: Optional[Survey] = None
     next: Optional[str] = None
     description: Optional[str] = None
 
@@ -463,9 +550,11 @@ class Node(Strict):
 
     @property
     def next_node(self) -> Optional[str]:
-        """The node after this one (node-level ``next`` or the ask's own)."""
+        """The node after this one (node-level ``next`` or the ask's or survey's own)."""
         if self.ask is not None and self.ask.next:
             return self.ask.next
+        if self.survey is not None and self.survey.next:
+            return self.survey.next
         return self.next
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import NODE_KINDS, RESERVED_KINDS, Flow
+from . import model
+from .model import NODE_KINDS, Flow
 
 
 def flow_schema() -> dict[str, Any]:
@@ -17,8 +18,8 @@ def flow_schema() -> dict[str, Any]:
     if node is not None:
         # Exactly one kind key per node, of the kinds this version runs: a reserved kind is refused
         # by validate, so an editor must not accept it either.
-        kinds = [k for k in NODE_KINDS if k not in RESERVED_KINDS]
-        for k in RESERVED_KINDS:
+        kinds = [k for k in NODE_KINDS if k not in model.RESERVED_KINDS]
+        for k in model.RESERVED_KINDS:
             node.get("properties", {}).pop(k, None)
         node["oneOf"] = [{"required": [k]} for k in kinds]
         node["description"] = "A node: exactly one of " + ", ".join(kinds) + "."

@@ -46,6 +46,16 @@ def cross_check(lf: LoadedFlow, known_hooks: Optional[Iterable[str]] = None) -> 
             add(Problem(lf.file, *lf.pos(*loc), f"unknown queue '{name}'; {hint}"))
 
     check_queue(flow.settings.agent_queue, ("settings", "agent_queue") if "settings" in lf.source else ("flow",))
+    survey = flow.settings.survey
+    if survey is not None:
+        if survey not in flow.nodes:
+            out.append(_unknown_target(lf, ("settings", "survey"), survey, "settings.survey"))
+        elif flow.nodes[survey].kind != "survey":
+            surveys = [nid for nid, n in flow.nodes.items() if n.kind == "survey"]
+            hint = f"name one of: {', '.join(surveys)}" if surveys else \
+                "add a node with survey: {questions: [...], next: ...} and name it"
+            add(Problem(lf.file, *lf.pos("settings", "survey"), f"settings.survey '{survey}' is a "
+                        f"{flow.nodes[survey].kind} node, not a survey node; {hint}"))
     sensitive = {n.ask.slot for n in flow.nodes.values() if n.ask is not None and n.ask.sensitive}
     action_ids = {nid for nid, n in flow.nodes.items() if n.kind == "action"}
 
@@ -79,6 +89,14 @@ def cross_check(lf: LoadedFlow, known_hooks: Optional[Iterable[str]] = None) -> 
                     add(Problem(lf.file, *lf.pos("nodes", nid, *loc),
                                 f"node '{nid}': prompt reads out the sensitive slot '{name}'; sensitive "
                                 "values are never spoken, logged or shown: remove {" + name + "}"))
+        if node.survey is not None:
+            ids: dict[str, int] = {}
+            for i, q in enumerate(node.survey.questions):
+                if q.id in ids:
+                    add(Problem(lf.file, *lf.pos("nodes", nid, "survey", "questions", i, "id"),
+                                f"node '{nid}': question id '{q.id}' is used by question {ids[q.id] + 1} "
+                                "already; give each question its own id (it keys the answers in reports)"))
+                ids.setdefault(q.id, i)
         if node.menu is not None:
             keys: dict[str, int] = {}
             phrases: dict[str, int] = {}
@@ -129,7 +147,8 @@ def cross_check(lf: LoadedFlow, known_hooks: Optional[Iterable[str]] = None) -> 
         for nid in flow.nodes:
             if nid not in seen:
                 add(Problem(lf.file, *lf.key_pos("nodes", nid), f"node '{nid}' is unreachable from start "
-                            f"'{flow.start}'; link to it (goto:/next:) or delete it"))
+                            f"'{flow.start}'; link to it (goto:/next:), name it as settings.survey (a survey "
+                            "node), or delete it"))
     return out
 
 
@@ -152,6 +171,12 @@ def _texts(node) -> list[tuple[tuple, str]]:
                 out.append(((kind, name), own))
     if node.transfer is not None and node.transfer.say:
         out.append((("transfer", "say"), node.transfer.say))
+    if node.survey is not None:
+        out += [(("survey", "questions", i, "prompt"), q.prompt) for i, q in enumerate(node.survey.questions)]
+        for name in ("no_input", "no_match"):
+            own = getattr(node.survey, name)
+            out += [((("survey", name, i) if isinstance(own, list) else ("survey", name)), words)
+                    for i, words in enumerate(node.survey.reprompts(name))]
     for kind in ("voicemail", "callback"):
         spec_h = getattr(node, kind)
         if spec_h is not None and spec_h.say:

@@ -117,6 +117,45 @@ class _Loader(yaml.SafeLoader):
             raise _Refused(event.start_mark, f"a {what} with more than {limits.MAX_ITEMS:,} entries; a flow needs "
                            f"far fewer (at most {limits.MAX_NODES} nodes): split it into several flows")
 
+    _BREAKS = "\0 \t\r\n\x85\u2028\u2029"
+
+    def scan_plain(self):  # type: ignore[override]
+        """PyYAML's plain-scalar scanner, but a ``?`` inside ``{...}``/``[...]`` text is text (YAML 1.2).
+
+        Why: PyYAML (YAML 1.1) ends a plain scalar at any ``?`` in flow context, so the most natural
+        survey line, ``- {id: csat, kind: csat, prompt: How satisfied are you? Press 1 to 5.}``, is a
+        syntax error there. YAML 1.2 only treats ``?`` as an indicator at the start of a token, which
+        :meth:`check_key` still does.
+        """
+        chunks: list[str] = []
+        start_mark = self.get_mark()
+        end_mark = start_mark
+        indent = self.indent + 1
+        spaces: list[str] = []
+        breaks = self._BREAKS
+        while True:
+            length = 0
+            if self.peek() == "#":
+                break
+            while True:
+                ch = self.peek(length)
+                if ch in breaks or (ch == ":" and self.peek(length + 1) in breaks + (",[]{}" if self.flow_level
+                                                                                   else "")) \
+                        or (self.flow_level and ch in ",[]{}"):
+                    break
+                length += 1
+            if length == 0:
+                break
+            self.allow_simple_key = False
+            chunks.extend(spaces)
+            chunks.append(self.prefix(length))
+            self.forward(length)
+            end_mark = self.get_mark()
+            spaces = self.scan_plain_spaces(indent, start_mark)
+            if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
+                break
+        return yaml.tokens.ScalarToken("".join(chunks), True, start_mark, end_mark)
+
 
 class _Refused(Exception):
     def __init__(self, mark, message: str) -> None:

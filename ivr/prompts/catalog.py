@@ -109,6 +109,8 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
     add(flow.start, "escalate", system_text(lang, "error"))
     for words in closed_texts(flow):
         add(flow.start, "closed", words)
+    if s.survey:  # the post-call offer (the default wording is a system phrase, listed with the handoff's)
+        add(s.survey, "offer", s.survey_offer)
     for words in handoff_prompts(flow):
         add(HANDOFF_NODE, HANDOFF_PART, words)
     return out

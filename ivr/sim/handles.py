@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from ..calls.driver import CallDriver, Turn
+from ..services import Services
 from ..engine import actions as A
 from ..engine import events as E
 from ..engine.engine import context_of
@@ -45,6 +46,9 @@ class CallHandle(Protocol):
     def say_audio(self, path: str) -> None: ...
     def silence(self, seconds: float) -> None: ...
     def hangup(self) -> None: ...
+    def hold(self, position: int, average_wait: int) -> None: ...
+    def agent_hangup(self) -> None: ...
+    def events(self) -> list[dict[str, Any]]: ...
     def context(self) -> Optional[dict[str, Any]]: ...
     def slots(self) -> dict[str, Any]: ...
     def path(self) -> list[str]: ...
@@ -83,7 +87,7 @@ class LocalCall:
 
     def __init__(self, driver: CallDriver, flow_id: str, caller: str, called: str = "",
                  clock: Optional[SimClock] = None, audio: Optional[AudioRecognizer] = None,
-                 prompt_seconds: Optional[PromptSeconds] = None) -> None:
+                 prompt_seconds: Optional[PromptSeconds] = None, services: Optional[Services] = None) -> None:
         flow = driver.flows.get(flow_id)
         if flow is None:
             raise SimulationError(f"no flow '{flow_id}' is loaded (loaded: {', '.join(driver.flows.ids) or 'none'}); "
@@ -102,6 +106,51 @@ class LocalCall:
         self.listen: Optional[A.Listen] = None
         self.prompt_seconds = 0.0
         self._context: Optional[dict[str, Any]] = None
+        self.services = services
+        """The driver's services: ``hold:`` and ``agent:`` run through the webhooks on them (:mod:`.inprocess`)."""
+        self._web: Optional[RemoteCall] = None
+        self._web_app: Any = None
+
+    # -- the webhook leg: the queue, its dialogues and the post-call survey ------------------
+    def _leg(self, step: str) -> "RemoteCall":
+        """The call as Twilio's requests to the in-process app, from the transfer's TwiML on."""
+        if self._web is not None:
+            return self._web
+        if self.services is None:
+            raise SimulationError(f"{step}: this simulator has no web app to play the queue and the agent leg "
+                                  "(LocalCall needs services=)")
+        if self.transfer is None and not self._context:
+            raise SimulationError(f"{step}: the call has not been transferred to a person yet")
+        from .inprocess import TestClientSession, public_base, turn_twiml, webhook_app
+
+        app = webhook_app(self.services)
+        cfg = self.services.config
+        leg = RemoteCall(public_base(self.services), self.flow.flow, self.caller, self.called,
+                         auth_token=cfg.auth_token, api_token=cfg.api_token, session=TestClientSession(app))
+        leg.call_id, leg.heard, leg.transfer, leg._context = self.call_id, self.heard, self.transfer, self._context
+        leg._apply(turn_twiml(app, self.driver.answer(self.call_id)), quiet=True)   # where the transfer went
+        self._web, self._web_app = leg, app
+        return leg
+
+    def _web_step(self, fn: Callable[["RemoteCall"], None], step: str, seconds: float = 1.0) -> None:
+        leg = self._leg(step)
+        before = leg.prompt_seconds
+        self.clock.advance(seconds)
+        fn(leg)
+        self.clock.advance(leg.prompt_seconds - before)
+        self.prompt_seconds += leg.prompt_seconds - before
+        st = self._state()
+        self.node, self.ended, self.transfer = (st.node if st else leg.node), leg.ended, leg.transfer
+        self._context = None   # the live state says more now than the transfer's packet
+
+    def hold(self, position: int, average_wait: int) -> None:
+        self._web_step(lambda leg: leg.hold(position, average_wait), "hold")
+
+    def agent_hangup(self) -> None:
+        self._web_step(lambda leg: leg.agent_hangup(), "agent: hangup", seconds=60.0)
+
+    def events(self) -> list[dict[str, Any]]:
+        return list(self.driver.store.events(self.call_id))
 
     def _apply(self, turn: Turn) -> None:
         for a in turn.actions:
@@ -132,10 +181,16 @@ class LocalCall:
         self._apply(self.driver.start(self.call_id, self.caller, self.called, self.flow, entry=self.entry))
 
     def press(self, keys: str) -> None:
+        if self._web is not None:
+            self._web_step(lambda leg: leg.press(keys), "press", 0.3 * len(keys))
+            return
         self.clock.advance(0.3 * len(keys))
         self._feed(E.DigitsReceived(keys, at=self.clock()))
 
     def say(self, text: str) -> None:
+        if self._web is not None:
+            self._web_step(lambda leg: self._say_on_leg(leg, text), "say")
+            return
         self.clock.advance(1.0)
         if self.listen is not None and not self.listen.speech:
             # A keypad-only Gather cannot hear speech: exactly what a real call would do.
@@ -161,12 +216,29 @@ class LocalCall:
             if passive is not None:
                 self._apply(passive)
 
+    def _say_on_leg(self, leg: "RemoteCall", text: str) -> None:
+        """Words on the webhook leg: a self-service turn (the survey) hears them as a media stream would;
+        the queue's keypad dialogues cannot (the <Gather> times out, as on a phone)."""
+        if leg._gather and urlsplit(leg._gather).path.endswith("/voice/input"):
+            from .inprocess import turn_twiml
+            turn = self.driver.feed(self.call_id, E.SpeechRecognized(text, 1.0, at=self.clock(), backend="text"))
+            leg._apply(turn_twiml(self._web_app, turn))
+            return
+        leg.say(text)
+
     def silence(self, seconds: float) -> None:
+        if self._web is not None:
+            self._web_step(lambda leg: leg.silence(seconds), "silence", max(seconds, 5.0))
+            return
         timeout = self.listen.timeout if self.listen else 5.0
         self.clock.advance(max(seconds, timeout))
         self._feed(E.NoInput(at=self.clock()))
 
     def hangup(self) -> None:
+        if self._web is not None:
+            self._web_step(lambda leg: leg.hangup(), "hangup", 0.5)
+            self.ended = True
+            return
         self.clock.advance(0.5)
         self._apply(self.driver.feed(self.call_id, E.CallerHungUp(at=self.clock())))
         self.ended = True
@@ -194,7 +266,8 @@ class RemoteCall:
 
     def __init__(self, server: str, flow_id: str, caller: str, called: str = "",
                  auth_token: Optional[str] = None, api_token: Optional[str] = None, timeout: float = 10.0,
-                 speed: float = 0.0, voice: str = "flite:kal", base_dir: Optional[str] = None) -> None:
+                 speed: float = 0.0, voice: str = "flite:kal", base_dir: Optional[str] = None,
+                 session: Any = None) -> None:
         import requests
         from twilio.request_validator import RequestValidator
 
@@ -203,9 +276,13 @@ class RemoteCall:
         self.entry = ""
         """Sent as ``?entry=NAME`` on the first webhook, as a web page's call button or a tracking number would."""
         self.call_id = new_call_sid()
-        self.session = requests.Session()
-        # One connection per webhook, as Twilio makes them; gunicorn may drop kept-alive ones.
-        self.session.headers["Connection"] = "close"
+        if session is None:
+            session = requests.Session()
+            # One connection per webhook, as Twilio makes them; gunicorn may drop kept-alive ones.
+            session.headers["Connection"] = "close"
+        self.session = session
+        """``requests.Session``-like: ``post``, ``get``, ``close`` (an in-process app's test client, see
+        :class:`ivr.sim.inprocess.TestClientSession`)."""
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.api_token = api_token
         self.timeout = timeout
@@ -224,6 +301,13 @@ class RemoteCall:
         self.stream: Any = None
         self._connect_action: Optional[str] = None
         self._turns = 0
+        # The handoff, as Twilio follows it: the <Enqueue>'s URLs, the <Dial> action, a <Record> action.
+        self._enqueue: Optional[dict[str, Optional[str]]] = None
+        self._dial_action: Optional[str] = None
+        self._record_action: Optional[str] = None
+        self._queue_params: dict[str, str] = {}
+        self._handoff = False
+        """After hold: or agent: the simulator follows every <Redirect> at once, as Twilio does."""
 
     def _params(self, **extra: str) -> dict[str, str]:
         return {"CallSid": self.call_id, "AccountSid": "AC" + "0" * 32, "From": self.caller, "To": self.called,
@@ -232,7 +316,9 @@ class RemoteCall:
     def _post(self, url: str, params: dict[str, str]) -> str:
         import requests
 
-        full = urljoin(self.server, url)
+        full = urljoin(self.server, url.lstrip("/"))
+        if self._queue_params and urlsplit(full).path.endswith("/queue/wait"):
+            params = {**params, **self._queue_params}   # Twilio posts the queue's figures to each waitUrl
         headers = {}
         if self.validator is not None:
             headers["X-Twilio-Signature"] = self.validator.compute_signature(full, params)
@@ -250,21 +336,31 @@ class RemoteCall:
             raise SimulationError(f"POST {url} answered {resp.status_code}: {resp.text[:200]}")
         return resp.text
 
-    def _apply(self, body: str) -> None:
+    def _apply(self, body: str, quiet: bool = False, hops: int = 0) -> None:
+        """Follow one TwiML document as Twilio would; ``quiet``: its prompts were heard already."""
         try:
             root = ET.fromstring(body)
         except ET.ParseError as exc:
             raise SimulationError(f"the server answered invalid TwiML: {exc}") from exc
-        self._gather = self._redirect = None
+        self._gather = self._redirect = self._record_action = None
         first = len(self.heard)
-        played = False
+        played = left = hung_up = False
         for el in root.iter():
+            if quiet and el.tag in ("Say", "Play"):
+                continue
             if el.tag == "Say":
                 self.heard.append((el.text or "").strip())
                 self.prompt_seconds += len((el.text or "").split()) / 2.5
             elif el.tag == "Play":
+                if el.text and "/audio/" not in el.text:
+                    continue   # hold music, not a prompt
                 self.heard.append(self._play_text(el.text or ""))
                 played = True
+            elif el.tag == "Leave":
+                left = True
+            elif el.tag == "Record":
+                self._record_action = el.get("action")
+                break   # what follows plays only if nothing was recorded (see silence)
             elif el.tag == "Gather":
                 self._gather = el.get("action")
             elif el.tag == "Redirect":
@@ -276,18 +372,78 @@ class RemoteCall:
                 self.ended = True
             elif el.tag in ("Hangup", "Dial"):
                 self.ended = True
-            elif el.tag == "Enqueue" and el.find("Task") is None:
-                self.transfer = (el.text or "").strip() or None
-                self.ended = True
+                hung_up = hung_up or el.tag == "Hangup"
+                if el.tag == "Dial":
+                    self._dial_action, self._enqueue = el.get("action"), None
+            elif el.tag == "Enqueue":
+                self._enqueue, self._dial_action = {"action": el.get("action"), "wait": el.get("waitUrl")}, None
+                if el.find("Task") is None:
+                    self.transfer = (el.text or "").strip() or None
+                    self.ended = True
             elif el.tag == "Connect":
                 self._connect_action = el.get("action")
             elif el.tag == "Stream":
                 self._open_stream(el.get("url") or "", {p.get("name"): p.get("value") for p in el.iter("Parameter")})
                 return
         info = self._refresh_node()
-        if played and info and info.get("prompts"):
+        if played and info and info.get("prompts") and not self._handoff:
             # Prompts with slot values play as several pieces; the server says what they were as text.
             self.heard[first:] = list(info["prompts"])
+        if not self._handoff:
+            return
+        if hung_up:
+            self._enqueue = self._dial_action = None
+        elif left and self._enqueue is not None:   # <Leave>: Twilio requests the <Enqueue action>
+            action, self._enqueue, self._queue_params = self._enqueue.get("action"), None, {}
+            self._follow(action or "/voice/queue/done", hops, QueueResult="leave", QueueTime="0")
+        elif self._redirect and not self._gather and not self._record_action:
+            self._follow(self._redirect, hops)
+
+    def _follow(self, url: str, hops: int, **params: str) -> None:
+        """Request the next document at once (a <Redirect>, an action), as Twilio does; bounded."""
+        if hops >= 20:
+            raise SimulationError(f"the server redirected 20 times in a row (last to {url}) without asking "
+                                  "the caller anything")
+        self._apply(self._post(url, self._params(**params)), hops=hops + 1)
+
+    # -- after the transfer: the queue's wait loop and the person's leg ------------------------
+    def hold(self, position: int, average_wait: int) -> None:
+        """One turn of the ``<Enqueue waitUrl>``: Twilio's QueuePosition and AvgQueueTime."""
+        if self._enqueue is None:
+            raise SimulationError("hold: the call is not waiting in a queue; hold: follows a transfer to a "
+                                  "person's queue (an <Enqueue>), before agent: hangup")
+        self._handoff, self.ended = True, False
+        self._queue_params = {"QueuePosition": str(position), "AvgQueueTime": str(average_wait),
+                              "CurrentQueueSize": str(max(position, 1)), "QueueTime": "0"}
+        self._apply(self._post(self._enqueue.get("wait") or "/voice/queue/wait", self._params()))
+
+    def agent_hangup(self) -> None:
+        """The person hangs up with the caller still on the line: Twilio's ``<Enqueue>``/``<Dial>`` action."""
+        if self._dial_action:
+            url, params = self._dial_action, {"DialCallStatus": "completed", "DialCallDuration": "60"}
+        elif self._enqueue is not None:
+            url = self._enqueue.get("action") or "/voice/queue/done"
+            params = {"QueueResult": "bridged", "QueueTime": self._queue_params.get("AvgQueueTime", "0")}
+        else:
+            raise SimulationError("agent: hangup: the caller is not with a person; it follows a transfer to an "
+                                  "agent queue (not voicemail or a callback), or a hold: in its queue")
+        self._enqueue = self._dial_action = None
+        self._queue_params = {}
+        self._handoff, self.ended = True, False
+        self._apply(self._post(url, self._params(**params)))
+
+    def _record_done(self, digits: Optional[str], seconds: float) -> None:
+        """The ``<Record>`` ended (a key, or silence after the message): Twilio requests its action."""
+        params = {"RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/RE"
+                                  f"{uuid.uuid4().hex}", "RecordingDuration": str(max(1, int(round(seconds))))}
+        params["RecordingSid"] = params["RecordingUrl"].rsplit("/", 1)[1]
+        if digits:
+            params["Digits"] = digits
+        self._apply(self._post(self._record_action or "/voice/queue/voicemail/done", self._params(**params)))
+
+    def events(self) -> list[dict[str, Any]]:
+        """The call's recorded events (the server's ``/api/calls/<sid>/events``)."""
+        return list((self._api(f"api/calls/{self.call_id}/events") or {}).get("events") or [])
 
     def _play_text(self, url: str) -> str:
         """The text of a played prompt, from the server's prompt manifest (if it serves one)."""
@@ -396,6 +552,9 @@ class RemoteCall:
                     self.stream.send_silence(100)
             self._stream_send(keys_out)
             return
+        if self._record_action:
+            self._record_done(keys, 0)
+            return
         if not self._gather:
             raise SimulationError("press: the call is not listening for keys")
         self._apply(self._post(self._gather, self._params(Digits=keys)))
@@ -404,6 +563,9 @@ class RemoteCall:
         if self.stream is not None:
             pcm = synthesize(text, self.voice, lead_ms=200, trail_ms=200)
             self._stream_send(lambda: self.stream.send_pcm(pcm))
+            return
+        if self._record_action:   # a message spoken into the <Record>, ended by the silence after it
+            self._record_done(None, len(text.split()) / 2.5)
             return
         # Keypad calls over TwiML cannot hear speech: the Gather times out, as on a real phone.
         self.silence(0)
@@ -423,6 +585,11 @@ class RemoteCall:
     def silence(self, seconds: float) -> None:
         if self.stream is not None:
             self._stream_send(lambda: self.stream.send_silence(int(seconds * 1000)))
+            return
+        if self._record_action:   # nothing recorded: Twilio skips the action and goes on in the document
+            self._record_action = None
+            if not self.ended:
+                self.ended = True
             return
         if not self._redirect:
             raise SimulationError("silence: the call is not listening")

@@ -45,6 +45,22 @@ def _subset(expected: Any, actual: Any, where: str, out: list[str]) -> None:
         out.append(f"{where}: expected {expected!r}, got {actual!r}")
 
 
+def _events(wanted: list[dict[str, Any]], events: list[dict[str, Any]], out: list[str]) -> None:
+    """Each wanted event must match (as a subset) a recorded one, after the one the previous matched."""
+    at = 0
+    for w in wanted:
+        for j in range(at, len(events)):
+            miss: list[str] = []
+            _subset(w, events[j], "event", miss)
+            if not miss:
+                at = j + 1
+                break
+        else:
+            kinds = ", ".join(str(e.get("kind")) for e in events[at:]) or "none"
+            out.append(f"expected an event like {w!r} (in order); recorded after the last match: {kinds}")
+            return
+
+
 def check(expect: Expect, call: CallHandle, heard: list[str]) -> list[str]:
     """Failures of one expect step (empty when it holds)."""
     out: list[str] = []
@@ -71,6 +87,8 @@ def check(expect: Expect, call: CallHandle, heard: list[str]) -> list[str]:
         _subset(expect.context, call.context() or {}, "context", out)
     if expect.slots is not None:
         _subset(expect.slots, call.slots(), "slots", out)
+    if expect.events is not None:
+        _events(expect.events, call.events(), out)
     if expect.path_contains is not None:
         path = call.path()
         missing = [n for n in expect.path_contains if n not in path]
@@ -100,7 +118,7 @@ def run_script(script: CallScript, make_call: Callable[[CallScript], CallHandle]
                 for f in check(step.value, call, call.heard[heard_from:]):
                     result.failures.append(f"{where}: {f}")
                 continue
-            if call.ended and step.kind != "hangup":
+            if call.ended and step.kind not in ("hangup", "hold", "agent"):
                 result.failures.append(f"{where}: cannot {step.kind}: the call has already ended")
                 break
             heard_from = len(call.heard)
@@ -112,6 +130,10 @@ def run_script(script: CallScript, make_call: Callable[[CallScript], CallHandle]
                 call.say_audio(step.value)
             elif step.kind == "silence":
                 call.silence(float(step.value))
+            elif step.kind == "hold":
+                call.hold(step.value.position, step.value.average_wait)
+            elif step.kind == "agent":
+                call.agent_hangup()
             elif step.kind == "hangup":
                 if not call.ended:
                     call.hangup()

@@ -23,7 +23,8 @@ from ..errors import FlowError, Problem
 from ..flow.model import ENTRY_NAME
 from ..flow.yaml_source import SourceList, SourceMap, locate, parse_yaml
 
-STEP_KINDS = ("press", "say", "say_audio", "silence", "hangup", "expect")
+STEP_KINDS = ("press", "say", "say_audio", "silence", "hangup", "hold", "agent", "expect")
+HOLD_KEYS = ("position", "average_wait")
 
 
 class Expect(BaseModel):
@@ -40,6 +41,17 @@ class Expect(BaseModel):
     ended: Optional[bool] = None
     slots: Optional[dict[str, Any]] = Field(None, description="Subset of the (masked) slots.")
     path_contains: Optional[list[str]] = None
+    events: Optional[list[dict[str, Any]]] = Field(
+        None, description="Recorded call events that must be there, in this order: each a subset of one "
+                          "event ({kind: survey_answer, data: {question: csat, value: 4}}).")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One turn of the queue's wait loop, with the figures Twilio posts to the waitUrl."""
+
+    position: int = 1
+    average_wait: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,15 @@ def parse_script(text: str, file: str) -> CallScript:
         elif kind in ("say", "say_audio") and not isinstance(value, str):
             problems.append(Problem(file, *raw.val_pos[kind], f"step {i + 1}: {kind} takes text"))
             continue
+        elif kind == "hold":
+            value = _parse_hold(raw, kind, value, i, file, problems)
+            if value is None:
+                continue
+        elif kind == "agent":
+            if value != "hangup":
+                problems.append(Problem(file, *raw.val_pos[kind], f"step {i + 1}: agent takes hangup (the person "
+                                        f"ends their leg of the call): agent: hangup (got {value!r})"))
+                continue
         elif kind == "silence":
             if value is None:
                 value = 0
@@ -145,6 +166,32 @@ def parse_script(text: str, file: str) -> CallScript:
         raise FlowError(problems)
     return CallScript(file, data["flow"], str(data.get("caller") or "+15550000000"),
                       str(data.get("called") or ""), tuple(steps), at, str(entry or ""))
+
+
+def _parse_hold(raw: SourceMap, kind: str, value: Any, i: int, file: str,
+                problems: list[Problem]) -> Optional[Hold]:
+    """``hold: {position: N, average_wait: S}`` (both optional: next in line, no wait figure)."""
+    example = "hold: {position: 2, average_wait: 90}"
+    if value is None:
+        return Hold()
+    if not isinstance(value, SourceMap):
+        problems.append(Problem(file, *raw.val_pos[kind], f"step {i + 1}: hold takes a mapping: {example}"))
+        return None
+    ok = True
+    for key in value:
+        if key not in HOLD_KEYS:
+            problems.append(Problem(file, *value.key_pos[key], f"step {i + 1}: hold: unknown key '{key}'; "
+                                    f"use position (place in line, 1 = next) and average_wait (seconds): {example}"))
+            ok = False
+    for key, low in (("position", 1), ("average_wait", 0)):
+        v = value.get(key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
+            problems.append(Problem(file, *value.val_pos[key], f"step {i + 1}: hold: {key} takes a whole number "
+                                    f"of at least {low} (got {v!r}): {example}"))
+            ok = False
+    if not ok:
+        return None
+    return Hold(int(value.get("position", 1)), int(value.get("average_wait", 0)))
 
 
 def _parse_at(data: SourceMap, file: str, problems: list[Problem]) -> Optional[float]:

@@ -36,7 +36,8 @@ def run_call(tmp_path: Path) -> Iterator[Callable[..., ScriptResult]]:
         built.append(services)
         text = str(script)
         parsed = parse_script(text, "<script>") if "\n" in text else load_script(text)
-        return run_script(parsed, lambda s: LocalCall(services.driver, s.flow, s.caller, s.called, clock=clock))
+        return run_script(parsed, lambda s: LocalCall(services.driver, s.flow, s.caller, s.called, clock=clock,
+                                                                  services=services))
 
     yield run
     for s in built:

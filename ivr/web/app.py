@@ -21,7 +21,7 @@ MAX_REQUEST_BYTES = 1 << 20
 
 
 def create_app(config: Union[Config, Mapping[str, Any], None] = None,
-               services: Optional[Services] = None) -> Flask:
+               services: Optional[Services] = None, *, media_streams: bool = True) -> Flask:
     """Build the IVR web app.
 
     Args:
@@ -29,6 +29,9 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
             keys may be environment names (``TWILIO_AUTH_TOKEN``, ``IVR_FLOWS_DIR``...),
             Config fields (``flows_dir``...) or other Flask settings (``TESTING``).
         services: pre-built services (tests share a store this way).
+        media_streams: False builds the webhooks only (keypad TwiML, the queue and its dialogues, the API),
+            without the Media Streams runtime and its recognisers, nor the background prompt renderer:
+            what the in-process simulator talks to for the wait loop and the post-call survey.
     """
     flask_settings: dict[str, Any] = {}
     if config is None or isinstance(config, Mapping):
@@ -43,13 +46,15 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     app.config.update(flask_settings)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app_state.install(app, services or build_services(config))
-    audio.install(app, config.audio_dir, background=bool(config.extra.get("prompt_background", True)))
+    audio.install(app, config.audio_dir,
+                  background=media_streams and bool(config.extra.get("prompt_background", True)))
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(voiceprints_api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(reports_page.bp)
     handoff.init_app(app)
-    media.install(app)
+    if media_streams:
+        media.install(app)
     logging.getLogger("ivr").setLevel(logging.INFO)
     return app

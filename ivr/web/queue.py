@@ -3,6 +3,8 @@
 * ``/wait`` is the ``<Enqueue waitUrl>``: position, expected wait, hold
   audio, and the keys that leave the queue; ``/wait/input`` takes those keys.
 * ``/done`` is the ``<Enqueue action>``: bridged, left, hung up, failed.
+  Bridged (and a completed ``/dialed``) means the person hung up with the caller still there: the
+  engine then offers the flow's post-call survey (``settings.survey``) or says goodbye.
 * ``/dialed`` is the ``<Dial action>`` of SIP and number targets; ``/leave``
   is the callback-or-message menu after a failed connection; ``/whisper`` is
   what the agent of a number target hears before the caller is connected.
@@ -16,15 +18,19 @@ the leave menu, 0 goes back to a person (:mod:`ivr.web.escape`).
 
 from __future__ import annotations
 
+from typing import Optional
+
 from flask import Blueprint, Response, request
 
+from ..engine import events as E
 from ..engine.summary import summary
 from . import handoff_twiml as HT
 from . import app_state
 from .call_view import CallView, now, on_error
 from .escape import escapable
 from .queue_choice import LEAVE_KEYS, leave_choice
-from .twilio_request import install_error_handler, twilio_signed, xml_response
+from .twilio_request import install_error_handler, request_key, twilio_signed, xml_response
+from .voice import render_turn
 
 __all__ = ["LEAVE_KEYS", "bp", "leave_choice"]
 
@@ -81,7 +87,10 @@ def done() -> Response:
         target = "/callback" if v.data.get("leave") == "callback" else "/voicemail"
         return xml_response(HT.redirect(target))
     if result == "bridged":
-        return xml_response(HT.goodbye(v.speaker, "goodbye"))
+        talked = None
+        if v.state is not None and v.state.transferred_at is not None and waited is not None:
+            talked = max(0, int(now() - v.state.transferred_at - waited))
+        return _agent_leg_ended(v, result, talked)
     if result in ("hangup", "redirected", "bridging-in-progress"):
         return xml_response(HT.empty())
     return xml_response(HT.leave_menu("queue_failed", v.spec, v.speaker))
@@ -95,8 +104,20 @@ def dialed() -> Response:
     status = v.params.get("DialCallStatus", "")
     v.save("dial_result", queue=v.queue_name, status=status, duration=v.int_param("DialCallDuration"))
     if status in ("completed", "answered"):
-        return xml_response(HT.goodbye(v.speaker, "goodbye"))
+        return _agent_leg_ended(v, status, v.int_param("DialCallDuration"))
     return xml_response(HT.leave_menu("nobody_answered", v.spec, v.speaker))
+
+
+def _agent_leg_ended(v: CallView, status: str, seconds: Optional[int]) -> Response:
+    """The person hung up and the caller is still there: the engine offers the post-call survey, or says goodbye.
+
+    The answer is ordinary turn TwiML (``<Gather action="/voice/input...">``), so the offer and the survey's
+    questions are answered at the self-service webhooks.
+    """
+    if v.state is None:  # a call we do not know: just the goodbye
+        return xml_response(HT.goodbye(v.speaker, "goodbye"))
+    event = E.AgentLegEnded(v.call_sid, at=now(), status=status, seconds=seconds)
+    return xml_response(render_turn(app_state.services().driver.feed(v.call_sid, event, key=request_key())))
 
 
 @bp.post("/leave")

@@ -91,7 +91,8 @@ def test_mutations_of_the_demo_flow_load_or_are_flow_errors(edits: list[tuple[st
 
 _values = st.recursive(
     st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats() | st.sampled_from(HOSTILE_PIECES)
-    | st.text(max_size=12) | st.sampled_from(["welcome", "main", "balance", "cards", "bye", "general", "1", "0"]),
+    | st.text(max_size=12) | st.sampled_from(["welcome", "main", "balance", "cards", "bye", "general", "1", "0",
+                                                       "csat", "ces", "nps", "yesno"]),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
         st.sampled_from(["say", "next", "menu", "prompt", "options", "key", "goto", "transfer", "queue", "ask",
                          "slot", "input", "branch", "cases", "when", "default", "action", "hook", "hangup",

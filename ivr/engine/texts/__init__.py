@@ -6,7 +6,9 @@ language together, rendered ahead of time together (:mod:`ivr.prompts.catalog`
 lists them) and checked together. Adding a language is one module here with
 ``LANGUAGE`` (the prefix, as :func:`ivr.flow.phrases.lang_prefix` gives it),
 ``TEXTS`` (the same keys and placeholders as English), ``CALLBACK_WORDS`` and
-``VOICEMAIL_WORDS``; modules are found by listing this package, so nothing
+``VOICEMAIL_WORDS``, and for survey answers ``SCORE_WORDS`` (word -> 0..10),
+``SCALE_WORDS`` (how the top of a scale is said, ``"out of {max}"``) and
+``SCORE_FRAMES`` (how a score is said, for grammars); modules are found by listing this package, so nothing
 else changes. :func:`problems` says what a catalogue lacks (a test runs it).
 
 A language without a catalogue is spoken in English; a key missing from one
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ...flow import templates
@@ -41,12 +43,19 @@ class Catalogue:
         language: the language prefix (``en``, ``it``).
         texts: phrase key -> text (a template when it has ``{fields}``).
         callback_words, voicemail_words: what a waiting caller says to leave the queue.
+        score_words: number words -> value (0 to 10) for survey answers; the first word of a value is the
+            one a grammar listens for.
+        scale_words: how the top of a scale is said, with ``{max}`` ("out of {max}"): not the answer.
+        score_frames: how a caller says a score, ``{n}`` and ``{max}`` ("{n} out of {max}"), for grammars.
     """
 
     language: str
     texts: Mapping[str, str]
     callback_words: tuple[str, ...]
     voicemail_words: tuple[str, ...]
+    score_words: Mapping[str, int] = field(default_factory=dict)
+    scale_words: tuple[str, ...] = ()
+    score_frames: tuple[str, ...] = ("{n}",)
 
 
 def _discover() -> dict[str, Catalogue]:
@@ -57,7 +66,8 @@ def _discover() -> dict[str, Catalogue]:
         mod = importlib.import_module(f"{__name__}.{info.name}")
         lang = getattr(mod, "LANGUAGE", info.name)
         out[lang] = Catalogue(lang, dict(mod.TEXTS), tuple(getattr(mod, "CALLBACK_WORDS", ())),
-                              tuple(getattr(mod, "VOICEMAIL_WORDS", ())))
+                              tuple(getattr(mod, "VOICEMAIL_WORDS", ())), dict(getattr(mod, "SCORE_WORDS", {})),
+                              tuple(getattr(mod, "SCALE_WORDS", ())), tuple(getattr(mod, "SCORE_FRAMES", ("{n}",))))
     return out
 
 
@@ -123,4 +133,10 @@ def problems() -> list[str]:
             out.append(f"{lang}: {key!r} is not an English key (a typo, or add it to en.py)")
         if not cat.callback_words or not cat.voicemail_words:
             out.append(f"{lang}: CALLBACK_WORDS and VOICEMAIL_WORDS must both be given")
+    for lang, cat in sorted(CATALOGUES.items()):
+        missing = sorted(set(range(11)) - set(cat.score_words.values()))
+        if missing:
+            out.append(f"{lang}: SCORE_WORDS has no word for {missing} (survey answers are 0 to 10)")
+        if any("{max}" not in w for w in cat.scale_words) or any("{n}" not in f for f in cat.score_frames):
+            out.append(f"{lang}: every SCALE_WORDS entry needs {{max}} and every SCORE_FRAMES entry {{n}}")
     return out

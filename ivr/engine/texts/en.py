@@ -17,6 +17,12 @@ TEXTS: dict[str, str] = {
     "hold_on": "One moment, please.",  # while a slow hook runs (keypad: then a <Redirect>)
     "closed": "Sorry, the team that can help is closed right now.",
     "opens": "They open {when}.",
+    # -- surveys: an answer out of range, then the question again; thanks after the last one --
+    "survey_range_csat": "Sorry, please answer with a number from 1 to 5.",
+    "survey_range_ces": "Sorry, please answer with a number from 1 to 7.",
+    "survey_range_nps": "Sorry, please answer with a number from 0 to 10.",
+    "survey_yesno": "Sorry, please press 1 or say yes, or press 2 or say no.",
+    "survey_thanks": "Thank you for your feedback.",
     # -- when a team opens: "at 9 AM tomorrow" --
     "opening": "at {clock} {day}",
     "clock_hour": "{hour12} {ampm}",
@@ -46,6 +52,7 @@ TEXTS: dict[str, str] = {
     "wait_options_voicemail": "To leave a message, press 2. Or stay on the line.",
     "already_in_line": "You are already in line for a person. Please stay on the line; we will be with you shortly.",
     "goodbye": "Thank you for calling. Goodbye.",
+    "survey_offer": "Would you answer a short survey about your call? Press 1 or say yes. Press 2 or say no.",
     # -- leaving the queue: a callback or a message --
     "queue_failed": "Sorry, we cannot hold your place in line right now.",
     "nobody_answered": "Sorry, nobody could take your call right now.",
@@ -84,3 +91,13 @@ CALLBACK_WORDS: tuple[str, ...] = ("callback", "call back", "call me back", "cal
 
 VOICEMAIL_WORDS: tuple[str, ...] = ("voicemail", "voice mail", "message", "leave a message")
 """What a waiting caller says to leave a message instead."""
+
+SCORE_WORDS: dict[str, int] = {"zero": 0, "nought": 0, "nil": 0, "one": 1, "two": 2, "three": 3, "four": 4,
+                               "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+"""Numbers a caller says as a survey answer ("a nine"); the first word of each value is the one listened for."""
+
+SCALE_WORDS: tuple[str, ...] = ("out of {max}", "over {max}")
+"""How the top of a scale is said ("nine out of ten"): that number is not the answer."""
+
+SCORE_FRAMES: tuple[str, ...] = ("{n}", "a {n}", "{n} out of {max}")
+"""How callers say a score, for the recogniser's grammar ({n}: the score, {max}: the top of the scale)."""

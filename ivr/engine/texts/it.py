@@ -12,6 +12,11 @@ TEXTS: dict[str, str] = {
     "hold_on": "Un momento, prego.",
     "closed": "Scusi, il servizio che può aiutarla in questo momento è chiuso.",
     "opens": "Riapre {when}.",
+    "survey_range_csat": "Mi scusi, risponda con un numero da 1 a 5.",
+    "survey_range_ces": "Mi scusi, risponda con un numero da 1 a 7.",
+    "survey_range_nps": "Mi scusi, risponda con un numero da 0 a 10.",
+    "survey_yesno": "Mi scusi, prema 1 o dica sì, oppure prema 2 o dica no.",
+    "survey_thanks": "Grazie per la sua opinione.",
     "opening": "{day} alle {clock}",
     "clock_hour": "{hour}",
     "clock_minute": "{hour}:{minute}",
@@ -38,6 +43,7 @@ TEXTS: dict[str, str] = {
     "wait_options_voicemail": "Per lasciare un messaggio, prema 2. Oppure resti in linea.",
     "already_in_line": "Lei è già in coda per parlare con un operatore. Resti in linea, la serviremo al più presto.",
     "goodbye": "Grazie per aver chiamato. Arrivederci.",
+    "survey_offer": "Vuole rispondere a un breve sondaggio sulla sua chiamata? Prema 1 o dica sì. Prema 2 o dica no.",
     "queue_failed": "Scusi, in questo momento non possiamo mantenere il suo posto in coda.",
     "nobody_answered": "Scusi, in questo momento nessuno può rispondere alla sua chiamata.",
     "leave_options": "Per essere richiamato, prema 1. Per lasciare un messaggio, prema 2.",
@@ -73,3 +79,12 @@ TEXTS: dict[str, str] = {
 CALLBACK_WORDS: tuple[str, ...] = ("richiamatemi", "mi richiami", "mi richiamate", "richiamata", "richiamare",
                                    "essere richiamato", "essere richiamata")
 VOICEMAIL_WORDS: tuple[str, ...] = ("messaggio", "lasciare un messaggio", "segreteria", "segreteria telefonica")
+
+SCORE_WORDS: dict[str, int] = {"zero": 0, "uno": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6,
+                               "sette": 7, "otto": 8, "nove": 9, "dieci": 10}
+"""Numeri detti come risposta a un sondaggio ("un nove"); il primo di ogni valore è quello ascoltato."""
+
+SCALE_WORDS: tuple[str, ...] = ("su {max}",)
+"""Come si dice il massimo della scala ("nove su dieci"): quel numero non è la risposta."""
+
+SCORE_FRAMES: tuple[str, ...] = ("{n}", "un {n}", "{n} su {max}")

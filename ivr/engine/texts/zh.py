@@ -12,6 +12,11 @@ TEXTS: dict[str, str] = {
     "hold_on": "请稍等。",
     "closed": "对不起，能为您服务的团队现在已下班。",
     "opens": "他们将于{when}开始服务。",
+    "survey_range_csat": "对不起，请回答1到5之间的数字。",
+    "survey_range_ces": "对不起，请回答1到7之间的数字。",
+    "survey_range_nps": "对不起，请回答0到10之间的数字。",
+    "survey_yesno": "对不起，请按1或说是，按2或说不是。",
+    "survey_thanks": "感谢您的反馈。",
     "opening": "{day}{clock}",
     "clock_hour": "{hour}点",
     "clock_minute": "{hour}点{minute}分",
@@ -37,6 +42,7 @@ TEXTS: dict[str, str] = {
     "wait_options_voicemail": "如需留言，请按2。或请继续等待。",
     "already_in_line": "您已在等待人工服务，请不要挂机，我们会尽快为您服务。",
     "goodbye": "感谢您的来电，再见。",
+    "survey_offer": "您愿意就本次通话回答一个简短的调查吗？请按1或说是。请按2或说不。",
     "queue_failed": "对不起，我们现在无法为您保留排队位置。",
     "nobody_answered": "对不起，现在没有人能接听您的电话。",
     "leave_options": "如需我们回电，请按1。如需留言，请按2。",
@@ -66,3 +72,12 @@ TEXTS: dict[str, str] = {
 
 CALLBACK_WORDS: tuple[str, ...] = ("回电", "给我回电话", "回拨", "打回来")
 VOICEMAIL_WORDS: tuple[str, ...] = ("留言", "语音信箱", "语音留言")
+
+SCORE_WORDS: dict[str, int] = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+                               "八": 8, "九": 9, "十": 10}
+"""调查的分数（"九分"）；每个值的第一个字用于识别语法。"""
+
+SCALE_WORDS: tuple[str, ...] = ("{max}分之",)
+"""量表的上限写在前面："十分之九" 是九分。"""
+
+SCORE_FRAMES: tuple[str, ...] = ("{n}", "{n}分", "打{n}分")
