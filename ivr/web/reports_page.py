@@ -263,8 +263,10 @@ def report(flow_id: str) -> Any:
     coverage = load_saved(coverage_dir, flow_id)
     graph = report_graph.render(flow, layout(flow), rep.get("nodes") or {},
                                 report_graph.node_findings(problems, flow), coverage)
+    asked = [q.id for n in flow.nodes.values() if n.survey is not None for q in n.survey.questions]
+    order = {q: i for i, q in enumerate(asked)}  # as callers hear them; questions since removed last
     survey_charts = [(q, Markup(report_charts.survey_chart(q, d)), int(d.get("responses") or 0))
-                     for q, d in dist.items()]
+                     for q, d in sorted(dist.items(), key=lambda qd: (order.get(qd[0], len(order)), qd[0]))]
     keep = {k: request.args[k] for k in ("exp", "sig") if request.args.get(k)}
 
     def link(**window_args: Any) -> str:

@@ -46,6 +46,15 @@ class ScriptedCall(Caller):
         self.twiml = self.post(self._url(r"<Redirect[^>]*>([^<]+)</Redirect>"))
         return self
 
+    def agent_then_survey(self, *answers: str) -> "ScriptedCall":
+        """An agent takes the call (Twilio's ``<Enqueue action>``, bridged); with answers, the caller agrees to
+        the post-call survey and gives them, else declines it."""
+        self.twiml = self.post("/voice/queue/done", QueueResult="bridged", QueueTime="45")
+        self.keys("1" if answers else "2")
+        for a in answers:
+            self.keys(a)
+        return self
+
     def hang_up(self, seconds: int = 40) -> None:
         self.post("/voice/status", CallStatus="completed", CallDuration=str(seconds))
 
@@ -95,7 +104,8 @@ def png_colours(data: bytes, step: int = 7) -> dict[tuple[int, ...], int]:
 
 def demo_mix(client: Any, clock: Clock, days: int = 30, seed: int = 13) -> dict[str, int]:
     """A realistic month on the bank demo flow: balance checks, lost cards, billing, hours, people asking for
-    a person, callers who give up, between 08:00 and 18:00 UTC of the last ``days`` days (today included); returns how many calls of each kind were made."""
+    a person, callers who give up, post-call surveys, between 08:00 and 18:00 UTC of the last ``days`` days
+    (today included); returns how many calls of each kind were made."""
     rng = random.Random(seed)
     start = (clock.now // DAY - (days - 1)) * DAY  # midnight UTC, ``days`` days ago including today
     made: dict[str, int] = {}
@@ -129,6 +139,11 @@ def demo_mix(client: Any, clock: Clock, days: int = 30, seed: int = 13) -> dict[
                 call.keys("1").keys("99999999#").keys("1111#").keys("9").keys("2")
             elif kind == "no_input":
                 call.silence().keys("1").keys("12345678#").keys("2468#").keys("2")
+            if kind in ("lost_card", "billing_agent", "agent", "wrong_account") and rng.random() < 0.6:
+                happy = (rng.choice("45"), rng.choice("567"), rng.choice(["8#", "9#", "10"]))
+                unhappy = (rng.choice("123"), rng.choice("234"), f"{rng.randint(0, 6)}#")
+                answers = (happy if rng.random() < 0.7 else unhappy) if rng.random() < 0.7 else ()
+                call.agent_then_survey(*answers)
             clock.now += rng.uniform(20, 240)
             call.hang_up()
             made[kind] = made.get(kind, 0) + 1

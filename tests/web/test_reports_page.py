@@ -56,18 +56,20 @@ def save_coverage(flows: Path, instance: Path, *scripts: Path) -> None:
 
 @pytest.fixture
 def acme(tmp_path):
-    """Five acme calls over three days (two contained, two transferred, one abandoned at the menu) and the
-    coverage of the lost-card script."""
+    """Five acme calls over three days (two contained, two transferred, one abandoned at the menu), both
+    transferred callers answering the post-call survey, and the coverage of the lost-card script."""
     clock = Clock(T0)
     app, _ = make_app(tmp_path, acme_with_a_lint_finding(tmp_path), clock=clock)
     client = app.test_client()
-    plan = [(-2, "+15550000001", "1"), (-2, "+15550000002", "2"), (-1, "+15550000003", None),
-            (-1, "+15550000004", "0"), (0, "+15550000005", "1")]
-    for i, (day, caller, key) in enumerate(plan):
+    plan = [(-2, "+15550000001", "1", ()), (-2, "+15550000002", "2", ("4", "9#")), (-1, "+15550000003", None, ()),
+            (-1, "+15550000004", "0", ("2", "10")), (0, "+15550000005", "1", ())]
+    for i, (day, caller, key, survey) in enumerate(plan):
         clock.now = T0 + day * DAY - 3600 + i * 60
         call = ScriptedCall(client, f"CA{i:032d}", caller=caller, flow="acme").begin()
         if key:
             call.keys(key)
+        if survey:
+            call.agent_then_survey(*survey)
         clock.now += 30
         call.hang_up()
     clock.now = T0
@@ -149,7 +151,7 @@ def test_report_page_in_headless_chromium(acme, browser, tmp_path):
                    " +g.dataset.dropoff, g.dataset.covered, +g.dataset.findings])")
         assert sorted(n[0] for n in nodes) == sorted(flow.nodes)
         got = {n[0]: n[1:] for n in nodes}
-        entered = {"welcome": 5, "main": 5, "balance": 2, "bye": 2, "cards": 1}
+        entered = {"welcome": 5, "main": 5, "balance": 2, "bye": 4, "cards": 1, "rate": 2}
         assert {n: v[0] for n, v in got.items() if v[0]} == entered
         assert got["main"][1] == pytest.approx(0.2) and got["welcome"][1] == 0
         covered = {"welcome", "main", "cards"}
@@ -179,7 +181,14 @@ def test_report_page_in_headless_chromium(acme, browser, tmp_path):
                      ".map(g => [g.dataset.reason, +g.dataset.n]))")
         assert reasons == {"lost_card": 1, "caller_request": 1}
         assert js("return document.querySelector('#graph-legend #dropoff-scale-bar') !== null")
-        assert js("return document.querySelector('#no-survey') !== null")
+        surveys = js("return [...document.querySelectorAll('svg.survey-chart')].map(s => [s.dataset.question,"
+                     " [...s.querySelectorAll('g.answer')].map(g => [g.dataset.value, +g.dataset.n])])")
+        assert [q for q, _ in surveys] == ["csat", "nps"]
+        csat, nps = dict(surveys[0][1]), dict(surveys[1][1])
+        assert list(csat) == ["1", "2", "3", "4", "5"] and csat == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0}
+        assert list(nps) == [str(v) for v in range(11)] and {v: n for v, n in nps.items() if n} == {"9": 1, "10": 1}
+        assert text("#h-csat .v") == "50%" and text("#h-nps .v") == "+100"
+        assert js("return document.querySelector('g.node[data-node=rate]').classList.contains('post-call')")
         assert not [e for e in browser.browser_log() if e.get("level") == "SEVERE"]
         box = js("var r = document.querySelector('#flow-graph').getBoundingClientRect(); return [r.width, r.height]")
         assert box[0] > 300 and box[1] > 300
