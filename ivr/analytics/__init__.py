@@ -2,6 +2,7 @@
 
 ``Analytics(engine).report(...)`` is what ``python -m ivr report`` prints and
 the report pages draw; ``services.analytics`` is the deployment's instance.
+``ivr.analytics.coverage`` says which nodes and edges call scripts exercise.
 """
 
 from .report import Analytics, Window

@@ -9,11 +9,11 @@ IO or holds secrets, each part behind a small protocol with a real default.
 from .callbacks import Window, normalize_number, spoken_number, window_for_key
 from .crm import CrmWebhook, CustomerDirectory, HttpDirectory, StoreDirectory
 from .dialer import Dialer
-from .links import agent_path, link_valid
+from .links import agent_path, link_valid, report_link_valid, report_path
 from .records import HandoffRecords
 from .service import Handoff, HandoffSettings
 from .transcribe import Transcriber, fetch_recording
 
 __all__ = ["CrmWebhook", "CustomerDirectory", "Dialer", "Handoff", "HandoffRecords", "HandoffSettings",
            "HttpDirectory", "StoreDirectory", "Transcriber", "Window", "agent_path", "fetch_recording",
-           "link_valid", "normalize_number", "spoken_number", "window_for_key"]
+           "link_valid", "normalize_number", "report_link_valid", "report_path", "spoken_number", "window_for_key"]

@@ -14,7 +14,7 @@ from flask import Flask
 
 from ..config import Config, is_env_name
 from ..services import Services, build_services
-from . import api, app_state, audio, handoff, media, metrics, pages, voice, voiceprints_api
+from . import api, app_state, audio, handoff, media, metrics, pages, reports_page, voice, voiceprints_api
 
 MAX_REQUEST_BYTES = 1 << 20
 """Twilio's webhooks are a few kB; anything near this is not one."""
@@ -53,6 +53,7 @@ def create_app(config: Union[Config, Mapping[str, Any], None] = None,
     app.register_blueprint(api.bp)
     app.register_blueprint(voiceprints_api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(reports_page.bp)
     handoff.init_app(app)
     if media_streams:
         media.install(app)

@@ -1,7 +1,8 @@
 """The status page at ``/``: which flows are loaded and which files are broken, and where Twilio should call.
 
 It is public (no token), so it shows nothing about callers: calls are read
-through the API and the agent pages, which need the bearer token.
+through the API, the agent pages and the report pages it links to, which need
+the bearer token or a signed link.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ INDEX = """<!doctype html>
 </head><body>
 <h1>IVR</h1>
 <h2>Flows</h2>
-<ul>{% for f in flows %}<li><code>{{ f }}</code></li>{% else %}<li>No flow loaded.</li>{% endfor %}</ul>
+<ul id="flows">{% for f in flows %}<li><code>{{ f }}</code>
+ · <a class="report" href="{{ url_for('reports.report', flow_id=f) }}">report</a></li>{% else %}<li>No flow loaded.</li>{% endfor %}</ul>
+<p>Reports need the API token or a signed link (<code>GET /api/reports/&lt;flow&gt;/link</code>).</p>
 {% if errors %}<h2 class="err">Flow errors</h2>
 <p>These files are not loaded (a previous good version keeps running, if there was one):</p>
 <ul>{% for file, probs in errors.items() %}{% for p in probs %}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 import socket
 import subprocess
@@ -61,6 +62,24 @@ class Chromium:
 
     def js(self, script: str, *args: Any) -> Any:
         return self._call("post", f"/session/{self.session}/execute/sync", {"script": script, "args": list(args)})
+
+    def screenshot(self) -> bytes:
+        """The viewport as PNG bytes."""
+        return base64.b64decode(self._call("get", f"/session/{self.session}/screenshot"))
+
+    def full_screenshot(self) -> bytes:
+        """The whole page as PNG bytes: the window is resized to the document first (headless has no limit)."""
+        for _ in range(3):  # the window includes the browser's frame: grow until the viewport holds the page
+            need = self.js("return [document.documentElement.scrollWidth, document.documentElement.scrollHeight,"
+                           " window.innerWidth, window.innerHeight, window.outerWidth, window.outerHeight]")
+            width, height, inner_w, inner_h, outer_w, outer_h = (int(v) for v in need)
+            if inner_h >= height and inner_w >= width:
+                break
+            self.window_size(max(width, inner_w) + outer_w - inner_w, height + outer_h - inner_h)
+        return self.screenshot()
+
+    def window_size(self, width: int, height: int) -> None:
+        self._call("post", f"/session/{self.session}/window/rect", {"width": width, "height": height})
 
     def browser_log(self) -> list[dict]:
         return self._call("post", f"/session/{self.session}/se/log", {"type": "browser"})
