@@ -101,7 +101,8 @@ class Calls:
         self.clock.now = at if at is not None else self.clock.now + 60
         parsed = parse_script(textwrap.dedent(script), "<test>")
         driver = self.services.driver
-        result = run_script(parsed, lambda s: LocalCall(driver, s.flow, s.caller, s.called, clock=self.clock))
+        result = run_script(parsed, lambda s: LocalCall(driver, s.flow, s.caller, s.called, clock=self.clock,
+                                                        services=self.services))
         assert result.passed, result.failures
         return result
 
