@@ -117,6 +117,60 @@ def reasons_chart(reasons: dict[str, int]) -> str:
     return "".join(out)
 
 
+REASON_PALETTE = ("#3b73b9", "#e08a2c", "#7a5cc4", "#2aa6a6", "#c45c8e", "#8a9a3b", "#6b7b8c")
+"""Colours of the transfer reasons over time (the most frequent first; the rest share the last)."""
+
+
+def reasons_daily_chart(days: list[dict[str, Any]]) -> str:
+    """Transfer reasons per UTC day, stacked: whether a reason grows (a broken menu, an outage) shows at once."""
+    totals: dict[str, int] = {}
+    for d in days:
+        for reason, k in (d.get("transfer_reasons") or {}).items():
+            totals[reason] = totals.get(reason, 0) + int(k)
+    ranked = [r for r, _ in sorted(totals.items(), key=lambda rn: (-rn[1], rn[0]))]
+    shown = ranked[:len(REASON_PALETTE) - 1] if len(ranked) > len(REASON_PALETTE) else ranked
+    colour = {r: REASON_PALETTE[i] for i, r in enumerate(shown)}
+    other = "other" if len(shown) < len(ranked) else None
+    n = max(len(days), 1)
+    bar_w = max(4.0, min(26.0, 720.0 / n))
+    left, top, plot_h = 44.0, 30.0, 120.0
+    width = left + n * bar_w + 20
+    per_day = [sum(int(k) for k in (d.get("transfer_reasons") or {}).values()) for d in days]
+    top_v, step = nice_max(max(per_day, default=0))
+    scale, base = plot_h / top_v, top + plot_h
+    items = [(r.replace("_", " "), colour[r]) for r in shown] + ([("other", REASON_PALETTE[-1])] if other else [])
+    out = [f'<svg id="reasons-daily-chart" class="chart" xmlns="http://www.w3.org/2000/svg" '
+           f'viewBox="0 0 {_f(width)} 200" width="{_f(width)}" height="200" role="img" '
+           f'aria-label="Transfer reasons per day">', _legend(left, 14, items)]
+    for v in range(0, top_v + 1, step):
+        y = base - v * scale
+        out.append(f'<line class="grid" x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - 16)}" y2="{_f(y)}"/>'
+                   f'<text class="tick" x="{_f(left - 6)}" y="{_f(y + 4)}" text-anchor="end">{v}</text>')
+    label_every = max(1, math.ceil(n / 8))
+    for i, d in enumerate(days):
+        x, y = left + i * bar_w, base
+        reasons = d.get("transfer_reasons") or {}
+        tip = f'{d["day"]}: ' + (", ".join(f"{k} {r}" for r, k in sorted(reasons.items())) or "no transfers")
+        out.append(f'<g class="reason-day" data-day="{escape(d["day"])}" data-transfers="{per_day[i]}">'
+                   f'<title>{escape(tip)}</title>')
+        for r in ranked:
+            k = int(reasons.get(r) or 0)
+            if k:
+                h = k * scale
+                y -= h
+                out.append(f'<rect class="bar" data-reason="{escape(r)}" data-n="{k}" x="{_f(x + 1)}" '
+                           f'y="{_f(y)}" width="{_f(bar_w - 2)}" height="{_f(h)}" '
+                           f'fill="{colour.get(r, REASON_PALETTE[-1])}"/>')
+        out.append("</g>")
+        if i % label_every == 0:
+            day = dt.date.fromisoformat(d["day"])
+            out.append(f'<text class="tick" x="{_f(x + bar_w / 2)}" y="{_f(base + 15)}" text-anchor="middle">'
+                       f'{day.strftime("%b")} {day.day}</text>')
+    out.append(f'<line class="axis" x1="{_f(left)}" y1="{_f(base)}" x2="{_f(width - 16)}" y2="{_f(base)}"/>'
+               f'<line class="axis" x1="{_f(left)}" y1="{_f(top)}" x2="{_f(left)}" y2="{_f(base)}"/></svg>')
+    return "".join(out)
+
+
 def _count(counts: dict[str, int], value: str) -> int:
     """Stored answer counts by value; yes/no answers may be keyed as JSON or Python booleans."""
     keys = {"yes": ("yes", "true", "True", "1"), "no": ("no", "false", "False", "0")}.get(value, (value,))

@@ -147,7 +147,7 @@ header h1{margin:0;font-size:1.35rem} header p{margin:.25rem 0 0;font-size:.95re
 header a{color:#cfe0f5}
 main{padding:1rem 1.5rem;display:grid;gap:1rem}
 section{background:#fff;border-radius:6px;padding:.8rem 1rem;box-shadow:0 1px 2px #0002;overflow-x:auto}
-h2{font-size:1rem;margin:.2rem 0 .6rem;color:#1f3a5f}
+h2{font-size:1rem;margin:.2rem 0 .6rem;color:#1f3a5f} h3{font-size:.9rem;margin:.8rem 0 .3rem;color:#1f3a5f;font-weight:600}
 .numbers{display:flex;flex-wrap:wrap;gap:.6rem;list-style:none;margin:0;padding:0}
 .numbers li{background:#fff;border-radius:6px;box-shadow:0 1px 2px #0002;padding:.5rem .9rem;min-width:6.5rem}
 .numbers .v{display:block;font-size:1.5rem;font-weight:600;color:#1f3a5f} .numbers .l{font-size:.82rem;color:#555}
@@ -208,7 +208,7 @@ form.window{display:inline} form.window input{width:7.5rem} .muted{color:#666;fo
 </div>
 <div class="row">
 <section id="outcomes"><h2>Containment over time</h2>{{ daily }}</section>
-<section id="reasons"><h2>Why callers were transferred</h2>{{ reasons }}</section>
+<section id="reasons"><h2>Why callers were transferred</h2>{{ reasons }}<h3>Day by day</h3>{{ reasons_daily }}</section>
 </div>
 <section id="surveys"><h2>Survey answers</h2>
  {% if survey_charts %}<div class="surveys">{% for q, chart, n in survey_charts %}<figure>
@@ -277,6 +277,7 @@ def report(flow_id: str) -> Any:
         since_s=since.date().isoformat(), until_s=days[-1], graph=Markup(graph),
         legend=Markup(report_graph.legend()), daily=Markup(report_charts.daily_chart(daily)),
         reasons=Markup(report_charts.reasons_chart(rep.get("transfer_reasons") or {})),
+        reasons_daily=Markup(report_charts.reasons_daily_chart(daily)),
         survey_charts=survey_charts, problems=problems, coverage=coverage, coverage_dir=str(coverage_dir))
     resp = Response(html, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"

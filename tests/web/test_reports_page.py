@@ -180,6 +180,10 @@ def test_report_page_in_headless_chromium(acme, browser, tmp_path):
         reasons = js("return Object.fromEntries([...document.querySelectorAll('#reasons-chart g.reason')]"
                      ".map(g => [g.dataset.reason, +g.dataset.n]))")
         assert reasons == {"lost_card": 1, "caller_request": 1}
+        per_day = js("return [...document.querySelectorAll('#reasons-daily-chart g.reason-day')].map(g =>"
+                     " [g.dataset.day, [...g.querySelectorAll('rect.bar')].map(r => [r.dataset.reason, +r.dataset.n])])")
+        assert len(per_day) == 30
+        assert sorted(r for _, bars in per_day for r in bars) == [["caller_request", 1], ["lost_card", 1]]
         assert js("return document.querySelector('#graph-legend #dropoff-scale-bar') !== null")
         surveys = js("return [...document.querySelectorAll('svg.survey-chart')].map(s => [s.dataset.question,"
                      " [...s.querySelectorAll('g.answer')].map(g => [g.dataset.value, +g.dataset.n])])")
