@@ -17,22 +17,24 @@ from typing import Any, Optional
 from flask import Blueprint, Response, request
 
 from ..engine import actions as A
-from ..engine.context import build_context, history_entry, iso
 from ..engine import texts
+from ..engine.context import build_context, history_entry, iso
 from ..engine.hours import local_time, open_ranges, spoken_day, spoken_opening
+from ..engine.matching import wants_agent
 from ..engine.routing import Route
 from ..engine.state import CallState
 from ..flow.model import Flow
 from ..handoff import callback_time as ct
 from ..handoff import callbacks as cbs
 from ..handoff.dialer import Dialer
-from . import handoff_twiml as HT
 from . import app_state
+from . import handoff_twiml as HT
 from .call_view import CallView, now, on_error, tries
-from .escape import escapable
+from .escape import escapable, to_person
 from .transfer import render_transfer
-from .twilio_request import install_error_handler, twilio_signed, xml_response
+from .twilio_request import install_error_handler
 from .twilio_request import params as twilio_params
+from .twilio_request import twilio_signed, xml_response
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +298,9 @@ def callback_spoken() -> Response:
             log.warning("call %s: the spoken callback time could not be heard: %s", v.call_sid, exc)
             return _ask_day(v, 1, "callback_time_unclear")
     at = now()
+    extra = tuple(v.flow.settings.agent_words) if v.flow else ()
+    if heard and wants_agent(heard, v.language, extra):   # "just put me through to a person"
+        return to_person(v, HT._q("/callback/window"))
     chosen = ct.parse_spoken(heard, ct.local_now(_hours(v), at).date())
     v.save("callback_time_heard", understood=chosen is not None, chars=len(heard))
     if chosen is not None:

@@ -179,7 +179,8 @@ def recordings():
     said_ = {"/RE1.wav": _wav("tomorrow at ten", "flite:kal"),
              "/RE2.wav": _wav("friday at two thirty please", "flite:slt"),
              "/RE3.wav": _wav("the weather is lovely", "flite:awb"),
-             "/RE4.wav": _wav("saturday at eleven", "flite:rms")}
+             "/RE4.wav": _wav("saturday at eleven", "flite:rms"),
+             "/RE5.wav": _wav("I want to speak to an agent", "flite:kal")}
     with LocalServer({k: (200, {"Content-Type": "audio/wav"}, v) for k, v in said_.items()}) as srv:
         yield f"http://127.0.0.1:{srv.httpd.server_port}"
 
@@ -237,3 +238,10 @@ def test_silence_at_the_spoken_question_is_counted(spoken) -> None:
     assert "After the tone" in first
     keys = said(caller.post("/voice/queue/callback/spoken?tries=3&silent=1"))
     assert "Which day should we call you?" in keys
+
+
+def test_asking_for_a_person_at_the_spoken_question_reaches_one(spoken, recordings) -> None:
+    caller = to_window(spoken)
+    caller.post("/voice/queue/callback/window", Digits="5")
+    body = caller.post("/voice/queue/callback/spoken", RecordingUrl=f"{recordings}/RE5")
+    assert "<Enqueue" in body, body
