@@ -259,7 +259,21 @@ def _ladder(v: Optional[Union[str, list[str]]]) -> Optional[Union[str, list[str]
     return v
 
 
-class InputNode(Strict):
+class RetryLadder:
+    """``no_input`` / ``no_match`` as one text or one per attempt (the last repeats): menus, asks, surveys."""
+
+    def reprompts(self, part: str) -> list[str]:
+        """The node's own re-prompts for ``no_input`` or ``no_match``, in attempt order (maybe none)."""
+        own = getattr(self, part)
+        return [own] if isinstance(own, str) else list(own or ())
+
+    def reprompt(self, part: str, attempt: int) -> Optional[str]:
+        """The node's own re-prompt for the ``attempt``-th failure of that kind (1-based; the last repeats)."""
+        texts = self.reprompts(part)
+        return texts[min(max(attempt, 1), len(texts)) - 1] if texts else None
+
+
+class InputNode(RetryLadder, Strict):
     """Fields shared by nodes that wait for the caller (menu, ask)."""
 
     prompt: str
@@ -278,15 +292,6 @@ class InputNode(Strict):
     def _ladder(cls, v: Optional[Union[str, list[str]]]) -> Optional[Union[str, list[str]]]:
         return _ladder(v)
 
-    def reprompts(self, part: str) -> list[str]:
-        """The node's own re-prompts for ``no_input`` or ``no_match``, in attempt order (maybe none)."""
-        own = getattr(self, part)
-        return [own] if isinstance(own, str) else list(own or ())
-
-    def reprompt(self, part: str, attempt: int) -> Optional[str]:
-        """The node's own re-prompt for the ``attempt``-th failure of that kind (1-based; the last repeats)."""
-        texts = self.reprompts(part)
-        return texts[min(max(attempt, 1), len(texts)) - 1] if texts else None
 
 
 class Menu(InputNode):
@@ -485,7 +490,7 @@ class Question(Strict):
         return SURVEY_KINDS[self.kind][1]
 
 
-class Survey(Strict):
+class Survey(RetryLadder, Strict):
     """Ask a few rating questions in turn; every answer (or its absence) is an event for reports.
 
     A survey never traps or escalates a caller for not answering: after ``retries`` re-asks a
@@ -514,16 +519,6 @@ class Survey(Strict):
             raise ValueError("a survey needs at least one question: "
                              "questions: [{id: csat, kind: csat, prompt: How satisfied were you? Press 1 to 5.}]")
         return v
-
-    def reprompts(self, part: str) -> list[str]:
-        """The survey's own texts for ``no_input`` or ``no_match``, in attempt order (maybe none)."""
-        own = getattr(self, part)
-        return [own] if isinstance(own, str) else list(own or ())
-
-    def reprompt(self, part: str, attempt: int) -> Optional[str]:
-        """The own text for the ``attempt``-th failure of that kind (1-based; the last repeats)."""
-        texts = self.reprompts(part)
-        return texts[min(max(attempt, 1), len(texts)) - 1] if texts else None
 
 
 class Node(Strict):

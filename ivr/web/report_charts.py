@@ -45,6 +45,28 @@ def _legend(x: float, y: float, items: list[tuple[str, str]]) -> str:
     return f'<g class="chart-legend">{"".join(out)}</g>'
 
 
+def _y_grid(left: float, width: float, base: float, scale: float, top_v: int, step: int) -> str:
+    """Horizontal grid lines with their values, every ``step`` up to ``top_v``."""
+    out = []
+    for v in range(0, top_v + 1, step):
+        y = base - v * scale
+        out.append(f'<line class="grid" x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - 16)}" y2="{_f(y)}"/>'
+                   f'<text class="tick" x="{_f(left - 6)}" y="{_f(y + 4)}" text-anchor="end">{v}</text>')
+    return "".join(out)
+
+
+def _day_labels(days: list[dict[str, Any]], left: float, base: float, bar_w: float) -> str:
+    """"Mar 4" under about eight of the day bars."""
+    every = max(1, math.ceil(max(len(days), 1) / 8))
+    out = []
+    for i, d in enumerate(days[::every]):
+        day = dt.date.fromisoformat(d["day"])
+        x = left + i * every * bar_w
+        out.append(f'<text class="tick" x="{_f(x + bar_w / 2)}" y="{_f(base + 15)}" text-anchor="middle">'
+                   f'{day.strftime("%b")} {day.day}</text>')
+    return "".join(out)
+
+
 def daily_chart(days: list[dict[str, Any]]) -> str:
     """Stacked bars per UTC day (contained, transferred, abandoned) with a y axis in calls."""
     n = max(len(days), 1)
@@ -58,13 +80,9 @@ def daily_chart(days: list[dict[str, Any]]) -> str:
            f'width="{_f(width)}" height="250" role="img" aria-label="Calls per day by outcome">',
            _legend(left, 14, [(o.replace("_", " "), c) for o, c in OUTCOME_COLOURS.items()
                               if o != "in_progress" or any(d.get(o) for d in days)])]
-    for v in range(0, top_v + 1, step):
-        y = base - v * scale
-        out.append(f'<line class="grid" x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - 16)}" y2="{_f(y)}"/>'
-                   f'<text class="tick" x="{_f(left - 6)}" y="{_f(y + 4)}" text-anchor="end">{v}</text>')
+    out.append(_y_grid(left, width, base, scale, top_v, step))
     out.append(f'<text class="axis-label" transform="translate(12 {_f(base - plot_h / 2)}) rotate(-90)" '
                'text-anchor="middle">calls</text>')
-    label_every = max(1, math.ceil(n / 8))
     for i, d in enumerate(days):
         x = left + i * bar_w
         calls = int(d.get("calls") or 0)
@@ -80,10 +98,7 @@ def daily_chart(days: list[dict[str, Any]]) -> str:
                 out.append(f'<rect class="bar {o}" data-n="{k}" x="{_f(x + 1)}" y="{_f(y)}" '
                            f'width="{_f(bar_w - 2)}" height="{_f(h)}" fill="{OUTCOME_COLOURS[o]}"/>')
         out.append("</g>")
-        if i % label_every == 0:
-            day = dt.date.fromisoformat(d["day"])
-            out.append(f'<text class="tick" x="{_f(x + bar_w / 2)}" y="{_f(base + 15)}" text-anchor="middle">'
-                       f'{day.strftime("%b")} {day.day}</text>')
+    out.append(_day_labels(days, left, base, bar_w))
     out.append(f'<line class="axis" x1="{_f(left)}" y1="{_f(base)}" x2="{_f(width - 16)}" y2="{_f(base)}"/>'
                f'<line class="axis" x1="{_f(left)}" y1="{_f(top)}" x2="{_f(left)}" y2="{_f(base)}"/>'
                f'<text class="axis-label" x="{_f(left + n * bar_w / 2)}" y="{_f(base + 36)}" '
@@ -142,11 +157,7 @@ def reasons_daily_chart(days: list[dict[str, Any]]) -> str:
     out = [f'<svg id="reasons-daily-chart" class="chart" xmlns="http://www.w3.org/2000/svg" '
            f'viewBox="0 0 {_f(width)} 200" width="{_f(width)}" height="200" role="img" '
            f'aria-label="Transfer reasons per day">', _legend(left, 14, items)]
-    for v in range(0, top_v + 1, step):
-        y = base - v * scale
-        out.append(f'<line class="grid" x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - 16)}" y2="{_f(y)}"/>'
-                   f'<text class="tick" x="{_f(left - 6)}" y="{_f(y + 4)}" text-anchor="end">{v}</text>')
-    label_every = max(1, math.ceil(n / 8))
+    out.append(_y_grid(left, width, base, scale, top_v, step))
     for i, d in enumerate(days):
         x, y = left + i * bar_w, base
         reasons = d.get("transfer_reasons") or {}
@@ -162,10 +173,7 @@ def reasons_daily_chart(days: list[dict[str, Any]]) -> str:
                            f'y="{_f(y)}" width="{_f(bar_w - 2)}" height="{_f(h)}" '
                            f'fill="{colour.get(r, REASON_PALETTE[-1])}"/>')
         out.append("</g>")
-        if i % label_every == 0:
-            day = dt.date.fromisoformat(d["day"])
-            out.append(f'<text class="tick" x="{_f(x + bar_w / 2)}" y="{_f(base + 15)}" text-anchor="middle">'
-                       f'{day.strftime("%b")} {day.day}</text>')
+    out.append(_day_labels(days, left, base, bar_w))
     out.append(f'<line class="axis" x1="{_f(left)}" y1="{_f(base)}" x2="{_f(width - 16)}" y2="{_f(base)}"/>'
                f'<line class="axis" x1="{_f(left)}" y1="{_f(top)}" x2="{_f(left)}" y2="{_f(base)}"/></svg>')
     return "".join(out)

@@ -47,7 +47,7 @@ def flow_with_nodes(n: int, say: str = "Hello.") -> str:
 def menu_flow(options: int, phrases: int = 1) -> str:
     """A flow whose one menu has ``options`` options of ``phrases`` phrases each (keys 1-9, then speech only)."""
     opts = "".join(
-        (f"        - key: \"{i}\"\n" if i <= 9 else f"        - goto: bye\n")
+        (f"        - key: \"{i}\"\n" if i <= 9 else "        - goto: bye\n")
         + f"          say: [{', '.join(f'word{i}x{j}' for j in range(phrases))}]\n"
         + ("          goto: bye\n" if i <= 9 else "") for i in range(1, options + 1))
     return (f"flow: menus\nstart: main\nnodes:\n  main:\n    menu:\n      prompt: Choose.\n"
