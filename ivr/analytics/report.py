@@ -327,7 +327,9 @@ class Analytics:
             out[r.flow]["nodes"][r.node] = {
                 "entered": r.entered, "completed": max(0, r.entered - r.abandoned - r.escalated - here),
                 "abandoned": r.abandoned, "escalated": r.escalated, "no_input": r.no_input, "no_match": r.no_match,
-                "in_progress": here, "abandon_rate": _share(r.abandoned, r.entered)}
+                "in_progress": here, "abandon_rate": _share(r.abandoned, r.entered),
+                "escalate_rate": _share(r.escalated, r.entered), "no_input_rate": _share(r.no_input, r.entered),
+                "no_match_rate": _share(r.no_match, r.entered)}
         for report in out.values():
             report["nodes"] = dict(sorted(report["nodes"].items(), key=lambda kv: -kv[1]["entered"]))
 

@@ -54,6 +54,8 @@ def test_outcomes_reasons_and_the_funnel_match_the_scripts(calls: Calls, db_url:
     assert (order["entered"], order["completed"], order["abandoned"], order["escalated"], order["no_input"],
             order["no_match"], order["in_progress"]) == (4, 1, 1, 1, 0, 2, 1)
     assert nodes["order_desk"]["escalated"] == 1 and nodes["order_desk"]["completed"] == 0
+    assert (main["abandon_rate"], main["escalate_rate"], main["no_input_rate"], main["no_match_rate"]) == \
+        (round(1 / 9, 4), round(1 / 9, 4), round(1 / 9, 4), 0.0)
     assert nodes["call_me"]["escalated"] == 1
     assert nodes["bye"]["entered"] == nodes["bye"]["completed"] == 2
     assert r["versions"] and sum(r["versions"].values()) == 9
