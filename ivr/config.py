@@ -141,6 +141,8 @@ class Config:
     crm_history_url: Optional[str] = None
     voicemail_transcribe: str = "background"
     callback_from: Optional[str] = None
+    sms_from: Optional[str] = None
+    """``IVR_SMS_FROM``: the Twilio number (E.164) or Messaging Service SID one-time codes are sent from."""
     agent_link_ttl: Optional[int] = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     voice_auth: str = "embedded"
@@ -196,6 +198,7 @@ class Config:
             crm_history_url=e.get("IVR_CRM_HISTORY_URL") or None,
             voicemail_transcribe=e.get("IVR_VOICEMAIL_TRANSCRIBE") or "background",
             callback_from=e.get("IVR_CALLBACK_FROM") or None,
+            sms_from=e.get("IVR_SMS_FROM") or None,
             agent_link_ttl=_whole(e.get("IVR_AGENT_LINK_TTL"), "IVR_AGENT_LINK_TTL"),
             environ=e,
             voice_auth=_choice(e.get("IVR_VOICE_AUTH"), "IVR_VOICE_AUTH", ("embedded", "http", "off"), "embedded"),

@@ -22,6 +22,8 @@ from .flow.registry import FlowSet
 from .flow.validate import cross_check
 from .hooks import HookRegistry
 from .hooks import demo as demo_hooks
+from .hooks import otp as otp_hooks
+from .hooks.otp import OneTimeCodes, one_time_codes
 from .prompts.durations import play_seconds
 from .store import Store, open_store
 
@@ -41,6 +43,8 @@ class Services:
     """Keypad turns running on while the caller hears a holding message (:mod:`ivr.calls.pending`)."""
     on_close: list[Callable[[], None]] = field(default_factory=list)
     """Shutdown steps of optional layers (e.g. the background prompt renderer), run first."""
+    otp: Optional[OneTimeCodes] = None
+    """The built-in one-time codes behind ``otp.send``/``otp.check`` (tests give it a fake Twilio client)."""
     _analytics: Optional[Analytics] = field(default=None, repr=False)
 
     @property
@@ -66,9 +70,11 @@ class Services:
         self.store.close()
 
 
-def make_hooks(config: Config) -> HookRegistry:
-    """The hook registry: demo hooks (unless disabled) plus IVR_HOOKS modules."""
+def make_hooks(config: Config, codes: Optional[OneTimeCodes] = None) -> HookRegistry:
+    """The hook registry: the built-in one-time codes (``otp.send``, ``otp.check``), demo hooks (unless
+    disabled) plus IVR_HOOKS modules."""
     hooks = HookRegistry(secrets=config.environ)
+    otp_hooks.register(hooks, codes or one_time_codes(config))
     if config.demo_hooks:
         demo_hooks.register(hooks)
     if config.hooks:
@@ -86,14 +92,15 @@ def build_services(config: Config, store: Optional[Store] = None,
     """Build every part; raises ConfigError/StoreError with the fix when one cannot start."""
     import time
 
-    hooks = make_hooks(config)
+    codes = one_time_codes(config)
+    hooks = make_hooks(config, codes)
     flows = FlowSet(config.flows_dir, validator=hook_validator(hooks), check_interval=config.flow_check_interval)
     store = store or open_store(config)
     driver = CallDriver(flows, store, hooks, clock=clock or time.time,
                         turn_deadline=config.turn_deadline or TURN_DEADLINE)
     driver.voice_auth = make_voice_auth(config, driver.clock, _sql_engine(store))
     driver.prompt_seconds = play_seconds(config)
-    return Services(config, flows, store, hooks, driver)
+    return Services(config, flows, store, hooks, driver, otp=codes)
 
 
 def _sql_engine(store: Store) -> Any:
