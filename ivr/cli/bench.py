@@ -60,3 +60,12 @@ def bench_auth(speakers_dir: str, enroll: int, generate: str | None, norm: str) 
         raise click.UsageError(str(exc)) from exc
     click.echo(json.dumps(result, indent=2))
 
+
+@bench.command("report")
+@click.option("--calls", default=5000, show_default=True, type=click.IntRange(1), help="Calls to store first.")
+@click.option("--database", "database_url", default=None,
+              help="SQLAlchemy URL of an empty database to fill (default: a temporary SQLite file).")
+def bench_report(calls: int, database_url: str | None) -> None:
+    """Reports over many stored calls: seconds for report, daily and survey_distribution (JSON)."""
+    from ..bench import report as report_bench
+    click.echo(json.dumps(report_bench.run(calls=calls, database_url=database_url), indent=2))
