@@ -46,7 +46,7 @@ def test_keypad_call_with_each_store(make_app, backend) -> None:
     store = parts(app).services.store
     assert store.context(sid)["reason"] == "caller_request"
     kinds = [e["kind"] for e in store.events(sid)]
-    assert kinds[0] == "call_started" and kinds[-1] == "transfer" and "hook" in kinds
+    assert kinds[0] == "call_started" and kinds[-2:] == ["transfer", "prompts_heard"] and "hook" in kinds
     # a second call from the same number carries the first in its history
     sid2 = "CA" + uuid.uuid4().hex
     root = ET.fromstring(c.post("/voice?flow=bank", call_params(sid2)).data)
