@@ -105,6 +105,11 @@ def flow_prompts(flow: Flow) -> list[CatalogEntry]:
                         add(nid, "confirm", system_text(lang, "confirm").replace("{phrase}", opt.say[0]))
             for key in _ESCALATIONS:
                 add(nid, "escalate", system_text(lang, key))
+        if node.authenticate is not None:   # asked only when too little speech was heard
+            add(nid, "prompt", node.authenticate.prompt)
+        if node.enroll is not None:
+            add(nid, "prompt", node.enroll.consent_prompt)
+            add(nid, "prompt", node.enroll.prompt)
         if node.survey is not None:
             survey = node.survey
             for q in survey.questions:
