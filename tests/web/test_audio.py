@@ -52,7 +52,9 @@ def test_keypad_call_plays_served_audio(client: SignedClient) -> None:
     for url, text in zip(urls, ["Welcome to Acme.", "Say balance or cards. Or press 1 or 2."]):
         resp = get_ok(client, url)
         assert resp.mimetype == "audio/wav"
-        assert resp.data[:4] == b"RIFF" and len(resp.data) > 8000
+        # Real speech, not a stub: over half a second (espeak-ng has rendered "Welcome to Acme." as 0.89 s
+        # and as 1.05 s on this machine; the trailing pause varies, so the bound is not tighter).
+        assert resp.data[:4] == b"RIFF" and len(resp.data) > 4000
         etag = resp.headers["ETag"].strip('"')
         assert len(etag) >= 16
         cc = resp.headers["Cache-Control"]
