@@ -142,6 +142,8 @@ class Config:
     voicemail_transcribe: str = "background"
     callback_from: Optional[str] = None
     sms_from: Optional[str] = None
+    metrics_token: Optional[str] = None
+    """``IVR_METRICS_TOKEN``: when set, ``GET /metrics`` needs it as a bearer token (else it is open)."""
     """``IVR_SMS_FROM``: the Twilio number (E.164) or Messaging Service SID one-time codes are sent from."""
     agent_link_ttl: Optional[int] = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -199,6 +201,7 @@ class Config:
             voicemail_transcribe=e.get("IVR_VOICEMAIL_TRANSCRIBE") or "background",
             callback_from=e.get("IVR_CALLBACK_FROM") or None,
             sms_from=e.get("IVR_SMS_FROM") or None,
+            metrics_token=e.get("IVR_METRICS_TOKEN") or None,
             agent_link_ttl=_whole(e.get("IVR_AGENT_LINK_TTL"), "IVR_AGENT_LINK_TTL"),
             environ=e,
             voice_auth=_choice(e.get("IVR_VOICE_AUTH"), "IVR_VOICE_AUTH", ("embedded", "http", "off"), "embedded"),

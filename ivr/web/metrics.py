@@ -3,20 +3,22 @@
 The counting itself lives in :mod:`ivr.analytics.metrics`; the driver counts
 each saved turn there. This module installs it for an app, times every
 ``/voice`` webhook by its route (never the URL: query strings carry call
-ids), and serves the text behind the API bearer token, since the totals
-describe the business (open without a token only in development, as the API).
+ids), and serves the text. Open by default, as Prometheus endpoints usually
+are (no label carries a caller, a call id or a slot value: totals by flow,
+node and reason); ``IVR_METRICS_TOKEN`` puts it behind a bearer token of its
+own, for scrapers that send ``authorization: {credentials: <token>}``.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 
 from ..analytics.metrics import CallMetrics
 from . import app_state
-from .api import bearer_required
 
 bp = Blueprint("metrics", __name__)
 TIMED_PREFIX = "/voice"
@@ -47,8 +49,16 @@ def install(app: Flask) -> CallMetrics:
 
 
 @bp.get("/metrics")
-@bearer_required
 def metrics_text() -> Any:
+    token = app_state.config().metrics_token
+    if token:
+        header = request.headers.get("Authorization", "")
+        given = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            resp = jsonify(error="unauthorized", hint="send Authorization: Bearer <IVR_METRICS_TOKEN>")
+            resp.status_code = 401
+            resp.headers["WWW-Authenticate"] = "Bearer"
+            return resp
     metrics = app_state.services().driver.metrics
     body, content_type = metrics.exposition()
     return Response(body, content_type=content_type)

@@ -100,16 +100,16 @@ def test_a_rejected_webhook_is_timed_but_counts_no_call(twilio: SignedClient) ->
     assert value(m, "ivr_webhook_duration_seconds_count", endpoint="/voice", method="POST") == 1
 
 
-def test_metrics_need_the_api_bearer_token(make_app) -> None:
-    client = make_app().test_client()
-    assert client.get("/metrics").status_code == 401
-    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client.get("/metrics", headers=BEARER).status_code == 200
-    dev = make_app(api_token=None, auth_token=None, dev=True).test_client()
-    assert dev.get("/metrics").status_code == 200     # development without a token: open, like the API
-    closed = make_app(api_token=None).test_client()
-    resp = closed.get("/metrics")
-    assert resp.status_code == 401 and "IVR_API_TOKEN" in resp.json["hint"]
+def test_metrics_are_open_unless_a_metrics_token_is_set(make_app) -> None:
+    """Scrapers read /metrics without the API token (no caller data in it); IVR_METRICS_TOKEN closes it."""
+    assert make_app().test_client().get("/metrics").status_code == 200
+    closed = make_app(metrics_token="scrape-secret").test_client()
+    assert closed.get("/metrics").status_code == 401
+    assert closed.get("/metrics", headers=BEARER).status_code == 401, "the API token is not the metrics token"
+    resp = closed.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    assert resp.status_code == 401 and "IVR_METRICS_TOKEN" in resp.json["hint"]
+    ok = closed.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    assert ok.status_code == 200 and "ivr_calls_started_total" in ok.get_data(as_text=True)
 
 
 # -- several workers -------------------------------------------------------------------------------------------
@@ -189,4 +189,4 @@ def test_totals_are_the_sum_over_workers(two_workers: tuple[str, Path]) -> None:
         assert value(m, "ivr_transfers_total", flow="acme", reason="lost_card", mode="agent") == calls
         assert value(m, "ivr_recognitions_total", flow="acme", input="dtmf", outcome="match") == calls
         assert value(m, "ivr_webhook_duration_seconds_count", endpoint="/voice", method="POST") == calls
-    assert requests.get(url + "/metrics", timeout=10).status_code == 401
+    assert requests.get(url + "/metrics", timeout=10).status_code == 200   # open: no token needed by scrapers
