@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, Iterator
 
 import pytest
+import websocket
 from werkzeug.serving import make_server
 
 from ivr.sim.media_client import MediaStreamClient
@@ -67,12 +68,20 @@ def turns(client: MediaStreamClient) -> int:
 
 
 def until(client: MediaStreamClient, pred, seconds: float = WAIT) -> bool:
-    """Stream silence (Twilio never stops sending) until ``pred()`` or timeout."""
+    """Stream silence (Twilio never stops sending) until ``pred()`` or timeout.
+
+    The server may close the socket between the look at ``closed`` and the next send (the call
+    ended): that send failing is the end of the stream, not an error of the test.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if pred() or client.closed:
             return bool(pred())
-        client.send_silence(100)
+        try:
+            client.send_silence(100)
+        except (OSError, websocket.WebSocketException):
+            client.wait_closed(2)
+            return bool(pred())
         time.sleep(0.005)
     return bool(pred())
 
