@@ -65,10 +65,14 @@ def spoken_opening(when: datetime, at: float, language: str = "en-US") -> str:
     The words come from the language's system phrases (:mod:`ivr.engine.texts`: ``opening``, ``clock_*``,
     ``today``/``tomorrow``/``on_weekday``), so a new language needs no code here.
     """
-    clock_values = {"hour": when.hour, "hour12": when.hour % 12 or 12, "minute": f"{when.minute:02d}",
-                    "ampm": "AM" if when.hour < 12 else "PM"}
-    clock = _texts.fill(language, "clock_minute" if when.minute else "clock_hour", **clock_values)
-    return _texts.fill(language, "opening", clock=clock, day=spoken_day(when, at, language))
+    return _texts.fill(language, "opening", clock=spoken_clock(when.hour, when.minute, language),
+                       day=spoken_day(when, at, language))
+
+
+def spoken_clock(hour: int, minute: int, language: str = "en-US") -> str:
+    """"9 AM", "5:30 PM" ("17:30" in Italian): a time of day in the flow's language (``clock_*`` phrases)."""
+    values = {"hour": hour, "hour12": hour % 12 or 12, "minute": f"{minute:02d}", "ampm": "AM" if hour < 12 else "PM"}
+    return _texts.fill(language, "clock_minute" if minute else "clock_hour", **values)
 
 
 def spoken_day(when: datetime, at: float, language: str = "en-US") -> str:

@@ -32,7 +32,7 @@ from .dialer import Dialer
 from .links import DEFAULT_TTL_S, agent_path
 from .records import HandoffRecords
 from .recording import CallRecorder
-from .transcribe import Recognizer, Transcriber, fetch_recording, wav_to_pcm8k
+from .transcribe import Recognizer, Transcriber, fetch_recording, recognize_pcm, wav_to_pcm8k
 
 log = logging.getLogger(__name__)
 
@@ -170,11 +170,7 @@ class Handoff:
             if self._when_recognizer is None:
                 self._when_recognizer = self._build_when_recognizer()
             recognizer, grammar = self._when_recognizer
-        session = recognizer.start(grammar)
-        step = 8000 * 2 // 5
-        for i in range(0, len(pcm), step):
-            session.accept(pcm[i:i + step])
-        return str(getattr(session.finish(), "text", "") or "")
+        return recognize_pcm(recognizer, pcm, grammar).text
 
     def _build_when_recognizer(self) -> tuple[Any, Any]:
         from ..speech.asr import get_recognizer

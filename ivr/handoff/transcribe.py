@@ -153,6 +153,18 @@ def fetch_recording(url: str, auth: Optional[tuple[str, str]] = None, timeout: f
     raise SpeechError(f"could not download the recording: {last}")
 
 
+def recognize_pcm(recognizer: Recognizer, pcm8k: bytes, grammar: Any = None) -> Hypothesis:
+    """What ``recognizer`` hears in a whole recording (8 kHz 16-bit PCM), fed in 200 ms chunks as a stream
+    would deliver them."""
+    session = recognizer.start(grammar)
+    step = PHONE_RATE * 2 // 5
+    for i in range(0, len(pcm8k), step):
+        session.accept(pcm8k[i:i + step])
+    hyp = session.finish()
+    return Hypothesis(str(getattr(hyp, "text", "")), float(getattr(hyp, "confidence", 0.0)),
+                      str(getattr(hyp, "backend", "unknown")))
+
+
 class Transcriber:
     """Transcribes voicemails into the records, in the background.
 
@@ -181,13 +193,7 @@ class Transcriber:
         return self._recognizer
 
     def transcribe_audio(self, pcm8k: bytes) -> Hypothesis:
-        session = self.recognizer.start(None)
-        step = PHONE_RATE * 2 // 5  # 200 ms chunks, as a stream would deliver them
-        for i in range(0, len(pcm8k), step):
-            session.accept(pcm8k[i:i + step])
-        hyp = session.finish()
-        return Hypothesis(str(getattr(hyp, "text", "")), float(getattr(hyp, "confidence", 0.0)),
-                          str(getattr(hyp, "backend", "unknown")))
+        return recognize_pcm(self.recognizer, pcm8k)
 
     def transcribe(self, voicemail_id: str) -> Optional[Hypothesis]:
         """Transcribe one voicemail now; failures are recorded, never raised."""

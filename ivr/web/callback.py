@@ -19,7 +19,7 @@ from flask import Blueprint, Response, request
 from ..engine import actions as A
 from ..engine import texts
 from ..engine.context import build_context, history_entry, iso
-from ..engine.hours import local_time, open_ranges, spoken_day, spoken_opening
+from ..engine.hours import local_time, open_ranges, spoken_clock, spoken_day, spoken_opening
 from ..engine.matching import wants_agent
 from ..engine.routing import Route
 from ..engine.state import CallState
@@ -259,11 +259,9 @@ def _chosen(v: CallView, result: ct.Resolved) -> Response:
     return xml_response(HT.callback_chosen(spoken_opening(result.when, now(), v.language), v.speaker))
 
 
-def _clock(language: str, minutes: int) -> str:
-    """Minutes after midnight as the flow's language says a time of day ("9 AM", "5:30 PM", "17:30")."""
-    hour, minute = minutes // 60 % 24, minutes % 60
-    return texts.fill(language, "clock_minute" if minute else "clock_hour", hour=hour, hour12=hour % 12 or 12,
-                      minute=f"{minute:02d}", ampm="AM" if hour < 12 else "PM")
+def _clock(minutes: int, language: str) -> str:
+    """Minutes after midnight (``24:00`` ends a day) as the flow's language says the time."""
+    return spoken_clock(minutes // 60 % 24, minutes % 60, language)
 
 
 def _why_not(v: CallView, result: ct.Resolved, at: float) -> list[HT.Phrase]:
@@ -275,7 +273,7 @@ def _why_not(v: CallView, result: ct.Resolved, at: float) -> list[HT.Phrase]:
     ranges = open_ranges(hours, day) if hours is not None and day is not None else []
     if ranges:
         out.append(HT.phrase("callback_open_between", day=_day_words(v, [day], at)[0].capitalize(),
-                             start=_clock(v.language, ranges[0][0]), end=_clock(v.language, ranges[-1][1])))
+                             start=_clock(ranges[0][0], v.language), end=_clock(ranges[-1][1], v.language)))
     return out
 
 
