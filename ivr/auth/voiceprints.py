@@ -2,7 +2,7 @@
 
 Privacy is built in, not left to the caller of this module:
 
-- a voiceprint's embedding (and its replay fingerprints) are sealed with
+- a voiceprint's embedding and pitch level (and its replay fingerprints) are sealed with
   ``IVR_SECRET_KEY`` (:class:`ivr.store.crypto.SecretBox`, Fernet) before they
   reach the database, and nothing is stored without a stable key: a
   voiceprint sealed with a per-process key could never be read again;
@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, delete, insert, select, \
@@ -93,6 +93,8 @@ class StoredVoiceprint:
     net_speech_s: float
     enrolled_at: float
     last_used_at: float
+    pitch: Optional[float] = None
+    """The voice's pitch level (:mod:`ivr.auth.pitch`); None for voiceprints stored before it was kept."""
 
     def enrollment(self) -> Enrollment:
         return Enrollment(self.subject, self.net_speech_s, self.engine, self.enrolled_at)
@@ -141,14 +143,18 @@ class VoiceprintStore:
                               "'python -c \"import secrets; print(secrets.token_urlsafe(32))\"') and keep it stable.")
         return self._box
 
-    def _seal(self, data: bytes) -> str:
-        return self._require_key().seal({"b": base64.b64encode(data).decode()})
+    def _seal(self, data: bytes, **extra: Any) -> str:
+        return self._require_key().seal({"b": base64.b64encode(data).decode(), **extra})
 
-    def _open(self, token: str) -> Optional[bytes]:
+    def _open_value(self, token: str) -> Optional[dict[str, Any]]:
         if self._box is None:
             return None
         value = self._box.open(token)
-        return base64.b64decode(value["b"]) if "b" in value else None
+        return value if isinstance(value, dict) and "b" in value else None
+
+    def _open(self, token: str) -> Optional[bytes]:
+        value = self._open_value(token)
+        return base64.b64decode(value["b"]) if value else None
 
     # -- consent ---------------------------------------------------------------------------------
 
@@ -172,14 +178,17 @@ class VoiceprintStore:
 
     # -- voiceprints -----------------------------------------------------------------------------
 
-    def save(self, subject: str, engine_name: str, embedding: np.ndarray, net_speech_s: float) -> Enrollment:
-        """Store (or replace) the subject's voiceprint, sealed.
+    def save(self, subject: str, engine_name: str, embedding: np.ndarray, net_speech_s: float,
+             pitch: Optional[float] = None) -> Enrollment:
+        """Store (or replace) the subject's voiceprint, sealed: the embedding and, when known, the pitch level
+        (both are biometric, so both are inside the sealed token).
 
         Raises:
             NoStableKey: no ``IVR_SECRET_KEY``.
             AuthError: the subject has not consented.
         """
-        token = self._seal(np.asarray(embedding, dtype="<f4").tobytes())
+        extra = {} if pitch is None else {"pitch": float(pitch)}
+        token = self._seal(np.asarray(embedding, dtype="<f4").tobytes(), **extra)
         if self.consent(subject) is None:
             raise AuthError(f"no consent recorded for {subject!r}: record the caller's consent "
                             "(VoiceAuthenticator.record_consent) before enrolling")
@@ -201,11 +210,14 @@ class VoiceprintStore:
         if row["last_used_at"] < self.clock() - self.ttl_s:
             self.delete(subject)
             return None
-        raw = self._open(row["embedding"])
-        if raw is None:
+        value = self._open_value(row["embedding"])
+        if value is None:
             return None
+        raw = base64.b64decode(value["b"])
+        pitch = value.get("pitch")
         return StoredVoiceprint(subject, row["engine"], np.frombuffer(raw, dtype="<f4").copy(),
-                                row["net_speech_s"], row["enrolled_at"], row["last_used_at"])
+                                row["net_speech_s"], row["enrolled_at"], row["last_used_at"],
+                                None if pitch is None else float(pitch))
 
     def touch(self, subject: str) -> None:
         """The voiceprint was used now: its inactivity clock restarts."""

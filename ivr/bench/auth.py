@@ -21,6 +21,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..auth import Cohort, Consent, EmbeddedVoiceAuthenticator, SpeakerEncoder, VoiceprintStore, load_cohort
+from ..auth.pitch import pitch_level
 from ..speech.codec import PHONE_RATE, phone_line, read_wav
 from ..store.sql import make_engine
 from .speakers import HELD_OUT, TUNING, Voice
@@ -79,7 +80,7 @@ def run(speakers: str | Path, enroll: int = 3, norm: str = "mean", voices: Optio
 def _measure(auth: EmbeddedVoiceAuthenticator, files: dict[str, list[Path]], enroll: int,
              voices: Optional[Sequence[Voice]]) -> dict[str, Any]:
     consent = Consent("bench", "bench", "0", "bench", time.time())
-    enrol_net, models, stats, enrol_audio = {}, {}, {}, {}
+    enrol_net, models, stats, enrol_audio, pitches = {}, {}, {}, {}, {}
     embed_s = audio_s = 0.0
     for s, fs in files.items():
         auth.record_consent(s, consent)
@@ -90,9 +91,13 @@ def _measure(auth: EmbeddedVoiceAuthenticator, files: dict[str, list[Path]], enr
         embed_s += time.perf_counter() - t
         audio_s += len(pcm) / 2 / PHONE_RATE
         enrol_net[s] = enr.net_speech_s
-        models[s] = auth.store.load(s).embedding  # type: ignore[union-attr]
+        vp = auth.store.load(s)
+        assert vp is not None
+        models[s], pitches[s] = vp.embedding, vp.pitch
         stats[s] = auth.cohort.stats(models[s])
     genuine, impostor, raw_g, raw_i, nets, latency = [], [], [], [], [], []
+    timbre_g: list[float] = []
+    timbre_i: list[float] = []
     decisions = {"verified": 0, "rejected": 0, "inconclusive": 0}
     impostor_verified = false_replays = 0
     family_scores: dict[bool, list[float]] = {True: [], False: []}
@@ -102,19 +107,23 @@ def _measure(auth: EmbeddedVoiceAuthenticator, files: dict[str, list[Path]], enr
             pcm = read_wav(f)
             t0 = time.perf_counter()
             emb, net = auth.embed(pcm)
+            level = pitch_level(pcm)
             embed_s += time.perf_counter() - t0
             audio_s += len(pcm) / 2 / PHONE_RATE
             nets.append(net)
             ts = auth.cohort.stats(emb)
             for s in files:
                 cos = float(models[s] @ emb)
-                score = auth.cohort.normalise(cos, stats[s], ts)
+                timbre = auth.cohort.normalise(cos, stats[s], ts)
+                score = timbre - auth.pitch_penalty(pitches[s], level)
                 if s == t_spk:
                     genuine.append(score)
                     raw_g.append(cos)
+                    timbre_g.append(timbre)
                 else:
                     impostor.append(score)
                     raw_i.append(cos)
+                    timbre_i.append(timbre)
                     impostor_verified += auth.decide(score, net, False) == "verified"
                     if s in fam and t_spk in fam:
                         family_scores[fam[s] == fam[t_spk]].append(cos)
@@ -142,6 +151,9 @@ def _measure(auth: EmbeddedVoiceAuthenticator, files: dict[str, list[Path]], enr
         "speakers": len(files),
         "normalisation": auth.cohort.mode,
         "eer_raw_cosine": raw["eer"],
+        "eer_without_pitch": error_rates(timbre_g, timbre_i)["eer"],
+        "pitch": {"tolerance_st": auth.pitch_tolerance_st, "weight": auth.pitch_weight,
+                  "max_penalty": auth.pitch_max_penalty},
         "score_at_far_1": rates["score_at_far_1"], "score_at_frr_1": rates["score_at_frr_1"],
         "thresholds": {"verify": auth.verify_threshold, "reject": auth.reject_threshold},
         "genuine_decisions": {k: round(v / n_gen, 4) for k, v in decisions.items()},

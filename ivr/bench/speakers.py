@@ -27,11 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
+from ..auth.features import preprocess
 from ..errors import SpeechError
 from ..speech.codec import PHONE_RATE, phone_line, read_wav, write_wav
 from ..speech.synth import add_noise, cache_dir, synthesize, write_cached
 
-__all__ = ["Voice", "TUNING", "HELD_OUT", "SENTENCES", "speak", "generate", "voice_set"]
+__all__ = ["Voice", "TUNING", "HELD_OUT", "SENTENCES", "VERIFY_S", "speak", "generate", "cut_at_speech", "voice_set"]
+
+VERIFY_S = 3.0
+"""Net speech in each generated verification file: the issue's budget, and what a passive verification waits for."""
 
 
 @dataclass(frozen=True)
@@ -206,14 +212,18 @@ def voice_set(name: str) -> tuple[Voice, ...]:
 
 
 def generate(out_dir: str | Path, voices: Sequence[Voice] = HELD_OUT, *, enroll_files: int = 3,
-             verify_files: int = 10, enroll_sentences: int = 2, snr_db: Iterable[float] = (30, 20, 25)) -> Path:
+             verify_files: int = 10, enroll_sentences: int = 2, snr_db: Iterable[float] = (30, 20, 25),
+             verify_s: float | None = VERIFY_S) -> Path:
     """Write ``DIR/<speaker>/<nn>.wav`` for ``bench auth``.
 
     The first ``enroll_files`` of each speaker but the last say
     ``enroll_sentences`` sentences each, the last one (about 13 s of net
-    speech for three files), the rest one sentence (about 2.5 s net). Sentences rotate per speaker so that
-    no two files of a speaker, and few of the same index across speakers,
-    say the same words; noise levels cycle through ``snr_db``.
+    speech for three files). Each of the rest is what a passive
+    verification hears: the caller's words up to ``verify_s`` seconds of net
+    speech (two sentences, cut there; no two files repeat words, which the
+    replay check would flag; None: one whole sentence, about 2.5 s). Sentences rotate per speaker so that no
+    two files of a speaker, and few of the same index across speakers, say
+    the same words; noise levels cycle through ``snr_db``.
 
     Returns:
         ``out_dir``.
@@ -227,9 +237,37 @@ def generate(out_dir: str | Path, voices: Sequence[Voice] = HELD_OUT, *, enroll_
         k = (s * 7) % n
         for f in range(enroll_files + verify_files):
             count = enroll_sentences if f < enroll_files - 1 else 1
+            if f >= enroll_files and verify_s is not None:
+                count = 2
             parts = []
             for _ in range(count):
                 parts.append(speak(voice, SENTENCES[k % n], snr_db=levels[f % len(levels)], seed=s * 100 + f))
                 k += 1
-            write_wav(d / f"{f:02d}.wav", b"".join(parts))
+            pcm = b"".join(parts)
+            if f >= enroll_files and verify_s is not None:
+                pcm = cut_at_speech(pcm, verify_s)
+            write_wav(d / f"{f:02d}.wav", pcm)
     return out
+
+
+def cut_at_speech(pcm: bytes, seconds: float) -> bytes:
+    """The longest start of ``pcm`` (8 kHz pcm16) holding at most ``seconds`` of net speech, as the
+    authenticator counts it, with a 10 ms fade and 0.3 s of silence after the cut (measured with them:
+    the authenticator's volume normalisation hears the whole file)."""
+    if preprocess(pcm)[1] <= seconds:
+        return pcm
+
+    def cut(steps: int) -> bytes:
+        x = np.frombuffer(pcm[:steps * 160], dtype="<i2").astype(np.float64)
+        n = min(80, len(x))
+        x[len(x) - n:] *= np.linspace(1.0, 0.0, n)
+        return x.astype("<i2").tobytes() + b"\x00\x00" * (PHONE_RATE * 3 // 10)
+
+    lo, hi = 0, len(pcm) // 160                   # in 10 ms steps
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if preprocess(cut(mid))[1] <= seconds:
+            lo = mid
+        else:
+            hi = mid
+    return cut(lo)

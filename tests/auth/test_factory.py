@@ -53,6 +53,15 @@ def test_embedded_without_weights_fails_at_start_up(monkeypatch: pytest.MonkeyPa
         make_authenticator(Config.from_env({}), make_engine(f"sqlite:///{tmp_path / 'a.sqlite3'}"))
 
 
+def test_embedded_without_the_pitch_tracker_fails_at_start_up(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    from ivr.auth import pitch
+
+    monkeypatch.setattr(pitch, "parselmouth", None)
+    with pytest.raises(AuthConfigError, match=r"pip install 'praat-parselmouth>=0\.4\.3,<0\.5'"):
+        make_authenticator(Config.from_env({}), make_engine(f"sqlite:///{tmp_path / 'a.sqlite3'}"))
+
+
 def test_tuning_held_out_and_cohort_voices_are_disjoint() -> None:
     def key(engine: str, voice: str, pitch, rate) -> tuple:
         return (engine, voice.split("+")[-1].lower() if engine == "espeak" else voice)

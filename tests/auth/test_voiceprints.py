@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -92,3 +93,24 @@ def test_fingerprints_are_sealed_and_bounded(store: VoiceprintStore, db) -> None
         assert all(r[0].startswith("gAAAA") for r in conn.execute(select(voice_fingerprints.c.data)))
 
 
+
+
+def test_pitch_level_is_sealed_with_the_embedding(store: VoiceprintStore, db) -> None:
+    store.record_consent("+1555", consent())
+    store.save("+1555", "embedded", EMB, 12.5, pitch=7.125)
+    with db.connect() as conn:
+        raw = conn.execute(select(voiceprints.c.embedding)).scalar_one()
+    assert "7.125" not in raw and "pitch" not in raw
+    assert store.load("+1555").pitch == 7.125
+
+
+def test_voiceprint_stored_before_pitch_levels_still_loads(store: VoiceprintStore, db) -> None:
+    """A voiceprint sealed by an earlier release (embedding only) is used, with no pitch level."""
+    store.record_consent("+1555", consent())
+    store.save("+1555", "embedded", EMB, 12.5, pitch=3.0)
+    old = store._box.seal({"b": base64.b64encode(EMB.tobytes()).decode()})    # the earlier sealed form
+    with db.begin() as conn:
+        conn.execute(voiceprints.update().values(embedding=old))
+    vp = store.load("+1555")
+    assert vp is not None and vp.pitch is None
+    np.testing.assert_array_equal(vp.embedding, EMB)

@@ -36,7 +36,7 @@ def test_bench_auth_prints_the_contract(tmp_path: Path) -> None:
     assert out["engine"] == "embedded"
     assert (out["genuine_trials"], out["impostor_trials"]) == (6, 12)
     assert 0 <= out["eer"] <= 0.2 and 0 <= out["far_at_frr_5"] <= 1 and 0 <= out["frr_at_far_1"] <= 1
-    assert 5 < out["enroll_speech_s"] < 12 and 1.5 < out["verify_speech_s"] < 3.5
+    assert 5 < out["enroll_speech_s"] < 12 and 2.5 < out["verify_speech_s"] <= 3.0      # the 3 s budget
     assert 1 < out["ms_per_audio_s"] < 500
     assert out["false_replay_flags"] == 0 and out["replays_flagged"] == 1.0 and out["replays_verified"] == 0
 
