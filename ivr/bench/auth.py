@@ -8,6 +8,12 @@ through the full ``verify`` (store, replay check, audit), which is what the
 decision latency and the false replay flags are measured on. Replays are
 simulated per speaker: a 3 s stretch of its enrolment audio, shifted by
 1-7 ms, quieter, with line noise, through mu-law again.
+
+``line`` plays the verification files through a worse leg than the one
+the caller enrolled on (enrolment audio is used as it is): ``gsm`` (a
+mobile codec, GSM 06.10) or ``loss`` (3 % of 20 ms packets lost, the gaps
+concealed by repetition), as when a caller enrolled from a landline calls
+back from a mobile.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -24,9 +30,17 @@ from ..auth import Cohort, Consent, EmbeddedVoiceAuthenticator, SpeakerEncoder, 
 from ..auth.pitch import pitch_level
 from ..speech.codec import PHONE_RATE, phone_line, read_wav
 from ..store.sql import make_engine
+from .impair import drop_packets, gsm_full_rate
 from .speakers import HELD_OUT, TUNING, Voice
 
-__all__ = ["run", "error_rates"]
+__all__ = ["run", "error_rates", "LINES"]
+
+LINES: dict[str, Callable[[bytes, int], bytes]] = {
+    "mulaw": lambda pcm, seed: pcm,
+    "gsm": lambda pcm, seed: phone_line(gsm_full_rate(pcm)),
+    "loss": lambda pcm, seed: drop_packets(pcm, 0.03, seed, conceal="repeat"),
+}
+"""What the verification audio goes through on top of the files' own mu-law line."""
 
 
 def error_rates(genuine: Sequence[float], impostor: Sequence[float]) -> dict[str, float]:
@@ -62,8 +76,10 @@ def _replay_of(pcm: bytes, rng: np.random.Generator) -> bytes:
 
 
 def run(speakers: str | Path, enroll: int = 3, norm: str = "mean", voices: Optional[Sequence[Voice]] = None,
-        models_dir: Optional[str | Path] = None) -> dict[str, Any]:
+        models_dir: Optional[str | Path] = None, line: str = "mulaw") -> dict[str, Any]:
     """Measure the embedded engine on a speaker directory; returns the JSON object of ``bench auth``."""
+    if line not in LINES:
+        raise ValueError(f"unknown line {line!r}; use one of {', '.join(LINES)}")
     root = Path(speakers)
     files = {d.name: sorted(d.glob("*.wav")) for d in sorted(root.iterdir()) if d.is_dir()}
     files = {s: f for s, f in files.items() if len(f) > enroll}
@@ -74,11 +90,13 @@ def run(speakers: str | Path, enroll: int = 3, norm: str = "mean", voices: Optio
     with tempfile.TemporaryDirectory() as tmp:
         store = VoiceprintStore(make_engine(f"sqlite:///{tmp}/bench.sqlite3"), "bench-auth-key")
         auth = EmbeddedVoiceAuthenticator(store, encoder, cohort)
-        return _measure(auth, files, enroll, voices)
+        out = _measure(auth, files, enroll, voices, LINES[line])
+        out["line"] = line
+        return out
 
 
 def _measure(auth: EmbeddedVoiceAuthenticator, files: dict[str, list[Path]], enroll: int,
-             voices: Optional[Sequence[Voice]]) -> dict[str, Any]:
+             voices: Optional[Sequence[Voice]], impair: Callable[[bytes, int], bytes]) -> dict[str, Any]:
     consent = Consent("bench", "bench", "0", "bench", time.time())
     enrol_net, models, stats, enrol_audio, pitches = {}, {}, {}, {}, {}
     embed_s = audio_s = 0.0
@@ -103,8 +121,8 @@ def _measure(auth: EmbeddedVoiceAuthenticator, files: dict[str, list[Path]], enr
     family_scores: dict[bool, list[float]] = {True: [], False: []}
     fam = {v.name: _family(v) for v in voices or ()}
     for t_spk, fs in files.items():
-        for f in fs[enroll:]:
-            pcm = read_wav(f)
+        for n, f in enumerate(fs[enroll:]):
+            pcm = impair(read_wav(f), n)
             t0 = time.perf_counter()
             emb, net = auth.embed(pcm)
             level = pitch_level(pcm)

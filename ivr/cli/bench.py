@@ -48,14 +48,17 @@ def bench_speech(quick: bool, levels: str, workers: int, whisper: bool) -> None:
               help="First synthesise that speaker set into DIR (cached; held-out is what the README reports).")
 @click.option("--norm", default="mean", show_default=True, type=click.Choice(["mean", "as-norm", "none"]),
               help="Score normalisation against the cohort.")
-def bench_auth(speakers_dir: str, enroll: int, generate: str | None, norm: str) -> None:
+@click.option("--line", default="mulaw", show_default=True, type=click.Choice(list(auth_bench.LINES)),
+              help="What verification audio goes through beyond the files' own line: a GSM codec or 3 % packet loss.")
+def bench_auth(speakers_dir: str, enroll: int, generate: str | None, norm: str, line: str) -> None:
     """Voice authentication: EER, FAR/FRR, net speech, speed, decision latency, replay flags (embedded engine)."""
     if generate:
         speakers.generate(speakers_dir, speakers.voice_set(generate), enroll_files=enroll)
     elif not Path(speakers_dir).is_dir():
         raise click.UsageError(f"{speakers_dir} is not a directory (add --generate held-out to create it)")
     try:
-        result = auth_bench.run(speakers_dir, enroll=enroll, norm=norm, voices=auth_bench.voices_of(generate))
+        result = auth_bench.run(speakers_dir, enroll=enroll, norm=norm, voices=auth_bench.voices_of(generate),
+                                line=line)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(json.dumps(result, indent=2))

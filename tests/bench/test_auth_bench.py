@@ -39,6 +39,13 @@ def test_bench_auth_prints_the_contract(tmp_path: Path) -> None:
     assert 5 < out["enroll_speech_s"] < 12 and 2.5 < out["verify_speech_s"] <= 3.0      # the 3 s budget
     assert 1 < out["ms_per_audio_s"] < 500
     assert out["false_replay_flags"] == 0 and out["replays_flagged"] == 1.0 and out["replays_verified"] == 0
+    assert out["line"] == "mulaw"
+    # the same files with the verification audio through a mobile codec: other audio, so other scores
+    res = CliRunner().invoke(cli, ["bench", "auth", "--speakers", str(tmp_path), "--enroll", "2", "--line", "gsm"])
+    assert res.exit_code == 0, res.output
+    gsm = json.loads(res.output)
+    assert gsm["line"] == "gsm" and gsm["genuine_trials"] == 6
+    assert gsm["score_at_frr_1"] != out["score_at_frr_1"]
 
 
 def test_bench_auth_bad_usage(tmp_path: Path) -> None:
@@ -46,6 +53,8 @@ def test_bench_auth_bad_usage(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "--generate" in res.output
     res = CliRunner().invoke(cli, ["bench", "auth", "--speakers", str(tmp_path)])
     assert res.exit_code == 2 and "at least two speaker directories" in res.output
+    res = CliRunner().invoke(cli, ["bench", "auth", "--speakers", str(tmp_path), "--line", "carrier-pigeon"])
+    assert res.exit_code == 2 and "'gsm'" in res.output
 
 
 def test_error_rates_known_answers() -> None:
