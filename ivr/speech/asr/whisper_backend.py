@@ -413,7 +413,7 @@ class WhisperRecognizer:
                 return tok
         if not self.multilingual and code != "en":
             raise SpeechError(f"the Whisper model at {self.model_path} is English-only; for {language!r} "
-                              "set IVR_WHISPER_MODEL to a multilingual model (python -m ivr models download small)")
+                              "set IVR_WHISPER_MODEL to a multilingual model (python -m ivr models download base)")
         from faster_whisper.tokenizer import Tokenizer
 
         tok = Tokenizer(self._fw.hf_tokenizer, self.multilingual, task="transcribe",
