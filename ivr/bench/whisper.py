@@ -23,7 +23,7 @@ from ivr.bench.speech import HELDOUT_VOICES, benchmark_menu, run
 from ivr.speech.asr import get_recognizer
 from ivr.speech.asr.combined import CombinedRecognizer
 from ivr.speech.asr.pocketsphinx_backend import FIRST_PASS, PocketSphinxRecognizer
-from ivr.speech.asr.whisper_backend import WhisperRecognizer, WhisperTuning
+from ivr.speech.asr.whisper_backend import SECOND_PASS, WhisperRecognizer, WhisperTuning
 from ivr.speech.synth import synthesize
 
 SUMMARY_KEYS = ("accuracy", "false_accept", "confirmed", "negatives_confirmed", "latency_ms_p50",
@@ -69,7 +69,7 @@ def side_by_side(split: str = "heldout", quick: bool = False, whisper_threads: S
         out["whisper"][f"threads_{threads}"] = w
     if with_combined and first is not None:
         second = WhisperRecognizer(whisper_model, threads=first.threads, workers=1,
-                                   tuning=replace(whisper_tuning or WhisperTuning(), prompt_phrases=True))
+                                   tuning=replace(whisper_tuning or SECOND_PASS, prompt_phrases=True))
         combined = CombinedRecognizer(PocketSphinxRecognizer(FIRST_PASS), second)
         out["pocketsphinx+whisper"] = _summary(run(split, combined, quick))
     return out

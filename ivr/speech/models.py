@@ -314,6 +314,7 @@ def download_whisper_model(name: str, dest: str | os.PathLike[str] = DEFAULT_MOD
             raise SpeechError(f"{repo} did not give {', '.join(WHISPER_FILES)}")
         if target.exists():
             shutil.rmtree(target)
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from a service user
         os.replace(tmp, target)
         Path(tmp).mkdir()  # TemporaryDirectory removes it on exit
     return target

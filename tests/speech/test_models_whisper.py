@@ -106,6 +106,7 @@ def test_download_by_short_name_then_found_by_name(hub, tmp_path, monkeypatch):
     path = download_whisper_model("small.en", models, endpoint=hub.url)
     assert path == models / "faster-whisper-small.en" and is_whisper_dir(path)
     assert (path / "model.bin").stat().st_size == 300_000
+    assert path.stat().st_mode & 0o777 == 0o755          # a service user other than the downloader can read it
     assert not [p for p in models.iterdir() if p.name.startswith(".download")]
     monkeypatch.setenv("IVR_MODELS_DIR", str(models))
     monkeypatch.setenv("IVR_WHISPER_MODEL", "Systran/faster-whisper-small.en")

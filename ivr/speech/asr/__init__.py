@@ -87,18 +87,18 @@ _COMBINED: dict[tuple[str, int | None], Recognizer] = {}
 
 def _shared_combined(model: str | None, threads: int | None) -> Recognizer:
     # Its own pocketsphinx (first-pass tuning, own decoder pools) in front of a Whisper that hears
-    # the menu's phrases as context (WhisperTuning.prompt_phrases).
+    # the menu's phrases as context, with the second pass's thresholds (whisper_backend.SECOND_PASS).
     from ivr.speech.asr.combined import CombinedRecognizer
     from ivr.speech.asr.pocketsphinx_backend import FIRST_PASS, PocketSphinxRecognizer
 
-    from ivr.speech.asr.whisper_backend import WhisperRecognizer, WhisperTuning
+    from ivr.speech.asr.whisper_backend import SECOND_PASS, WhisperRecognizer
 
     key = (model or "", threads)
     with _WHISPER_LOCK:
         rec = _COMBINED.get(key)
         if rec is None:
             # The model itself is loaded once per process (whisper_backend.load_model) and shared.
-            second = WhisperRecognizer(model, threads=threads, tuning=WhisperTuning(prompt_phrases=True))
+            second = WhisperRecognizer(model, threads=threads, tuning=SECOND_PASS)
             rec = _COMBINED[key] = CombinedRecognizer(PocketSphinxRecognizer(FIRST_PASS), second)
         return rec
 
