@@ -37,12 +37,14 @@ def _seconds(value: Optional[str], name: str, default: float) -> float:
     return seconds
 
 
-def _count(value: Optional[str], name: str) -> Optional[int]:
-    """A positive whole number from the environment (None when unset), or a ConfigError with the fix."""
+def _count(value: Optional[str], name: str, zero: bool = False) -> Optional[int]:
+    """A positive (or, with ``zero``, non-negative) whole number from the environment (None when unset),
+    or a ConfigError with the fix."""
     if value is None or not value.strip():
         return None
-    if not value.strip().isdigit() or int(value) < 1:
-        raise ConfigError(f"{name}={value!r} is not a positive whole number; set it to e.g. 2, or unset it")
+    if not value.strip().isdigit() or int(value) < (0 if zero else 1):
+        kind = "whole number (0 or more)" if zero else "positive whole number"
+        raise ConfigError(f"{name}={value!r} is not a {kind}; set it to e.g. 2, or unset it")
     return int(value)
 
 
@@ -80,6 +82,8 @@ class Config:
         whisper_model: ``IVR_WHISPER_MODEL``, the Whisper backend's model: a CTranslate2 directory or a
             name that ``models download`` fetched (``small.en``); unset, the bundled tiny.en.
         whisper_threads: ``IVR_WHISPER_THREADS``, OpenMP threads per Whisper decode (default min(2, CPUs)).
+        asr_processes: ``IVR_ASR_PROCESSES``, worker processes that decode speech (0: in the web process,
+            the library default; ``serve`` defaults to 1, see :mod:`ivr.speech.asr.process_pool`).
         secret_key: ``IVR_SECRET_KEY``; encrypts sensitive values held between turns.
         hooks: ``IVR_HOOKS``, comma-separated modules with ``register(registry)``.
         store_timeout: ``IVR_STORE_TIMEOUT`` (seconds, default 2): the deadline of every store call.
@@ -119,6 +123,7 @@ class Config:
     vosk_model: Optional[str] = None
     whisper_model: Optional[str] = None
     whisper_threads: Optional[int] = None
+    asr_processes: Optional[int] = None
     audio_dir: str = "audio"
     api_token: Optional[str] = None
     default_flow: Optional[str] = None
@@ -179,6 +184,7 @@ class Config:
             vosk_model=e.get("IVR_VOSK_MODEL") or None,
             whisper_model=e.get("IVR_WHISPER_MODEL") or None,
             whisper_threads=_count(e.get("IVR_WHISPER_THREADS"), "IVR_WHISPER_THREADS"),
+            asr_processes=_count(e.get("IVR_ASR_PROCESSES"), "IVR_ASR_PROCESSES", zero=True),
             audio_dir=e.get("IVR_AUDIO_DIR") or "audio",
             api_token=e.get("IVR_API_TOKEN") or None,
             default_flow=e.get("IVR_DEFAULT_FLOW") or None,

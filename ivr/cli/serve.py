@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from typing import Any, Optional
@@ -25,9 +26,18 @@ from .common import echo_err
               help="Concurrent streamed (speech) calls to hold, all workers together  [default: 80].")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
               help="Threads per worker  [default: streams per worker + 32; each open stream holds one].")
-def serve(host: str, port: int, workers: int, streams: Optional[int], threads: Optional[int]) -> None:
+@click.option("--asr-processes", default=None, type=click.IntRange(min=0),
+              help="Processes per worker that decode speech; 0 decodes in the worker itself  "
+                   "[default: IVR_ASR_PROCESSES, else 1].")
+def serve(host: str, port: int, workers: int, streams: Optional[int], threads: Optional[int],
+          asr_processes: Optional[int]) -> None:
     """Run the IVR server (gunicorn, threaded; websockets included)."""
     config = Config.from_env()
+    if asr_processes is None:
+        asr_processes = 1 if config.asr_processes is None else config.asr_processes
+    # One decoding process by default: pocketsphinx holds the GIL while it decodes, which would
+    # stall every other streamed call's audio in the worker (ivr.speech.asr.process_pool).
+    config = dataclasses.replace(config, asr_processes=asr_processes)
     try:
         config.check_for_server()
         prepare_metrics(workers, config.instance_dir)   # before any metric exists: workers share the totals

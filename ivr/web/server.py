@@ -89,7 +89,12 @@ def run_server(app: Any, host: str, port: int, workers: int = 1, threads: int | 
     With several workers, call :func:`prepare_metrics` before building ``app``.
     """
     threads = threads or threads_for(streams, workers)
-    _Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
+    from .app_state import parts
+    media = parts(app).media
+    if media is not None:
+        media.before_fork()
+    _Gunicorn(app, {"post_fork": lambda server, worker: media.after_fork() if media is not None else None,
+                    "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
                     "threads": threads, "worker_connections": max(1000, 2 * threads),
                     "timeout": 120, "graceful_timeout": 5, "accesslog": None,
                     "loglevel": "warning", "child_exit": _child_exit}).run()

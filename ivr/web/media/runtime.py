@@ -101,7 +101,15 @@ class MediaRuntime:
             if self._recognizer is None:
                 from ...speech.asr import get_recognizer
                 cfg = self.services.config
-                self._recognizer = get_recognizer(cfg.asr_backend, cfg.vosk_model, cfg.whisper_model, cfg.whisper_threads)
+                if cfg.asr_processes:
+                    # Decodes in worker processes: pocketsphinx holds the GIL while it decodes,
+                    # which would stall every other call's audio (ivr.speech.asr.process_pool).
+                    from ...speech.asr.process_pool import ProcessRecognizer
+                    self._recognizer = ProcessRecognizer(cfg.asr_backend, cfg.vosk_model, cfg.whisper_model,
+                                                         cfg.whisper_threads, processes=cfg.asr_processes)
+                else:
+                    self._recognizer = get_recognizer(cfg.asr_backend, cfg.vosk_model, cfg.whisper_model,
+                                                      cfg.whisper_threads)
             return self._recognizer
 
     def hears(self, language: str) -> bool:
@@ -229,6 +237,34 @@ class MediaRuntime:
         """Block until warm-up finished (for ``serve``, before forking workers); False on timeout."""
         self.start_warmup()
         return self.ready.wait(timeout)
+
+    def before_fork(self) -> None:
+        """In ``serve``'s master, once warm: let go of a decoding worker process (forked workers start their own)."""
+        rec = self._recognizer
+        if rec is not None and hasattr(rec, "after_fork"):
+            rec.close()
+
+    def after_fork(self) -> None:
+        """In a forked server worker: a decoding worker process of its own, warmed, before ``ready`` is set again.
+
+        A call that arrives meanwhile is answered once that worker is up (a
+        second or two after the fork), never lost.
+        """
+        rec = self._recognizer
+        again = getattr(rec, "after_fork", None)
+        if again is None:
+            return
+        self.ready.clear()
+
+        def job() -> None:
+            try:
+                again()
+            except Exception as exc:  # noqa: BLE001 - calls still work: the pool starts on the first decode
+                self.warm_error = repr(exc)
+                log.exception("speech worker process did not start after fork; it starts on the first call")
+            finally:
+                self.ready.set()
+        threading.Thread(target=job, name="ivr-asr-fork-warm", daemon=True).start()
 
     def readiness(self) -> dict[str, Any]:
         """What ``GET /api/health`` reports under ``speech``."""

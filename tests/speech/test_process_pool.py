@@ -1,0 +1,61 @@
+"""Decoding in a worker process: the same answers as in-line, and a dead worker costs one utterance only."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Iterator
+
+import pytest
+
+from ivr.bench.speech import benchmark_menu
+from ivr.errors import SpeechError
+from ivr.speech.asr import get_recognizer
+from ivr.speech.asr.process_pool import ProcessRecognizer
+from ivr.speech.synth import synthesize
+
+SAYINGS = ("balance", "I want to pay my bill", "tell me a joke", "report fraud", "get me an operator")
+
+
+@pytest.fixture(scope="module")
+def pooled() -> Iterator[ProcessRecognizer]:
+    rec = ProcessRecognizer("pocketsphinx")
+    yield rec
+    rec.close()
+
+
+def _hear(rec, grammar, pcm):  # type: ignore[no-untyped-def]
+    s = rec.start(grammar)
+    s.accept(pcm)
+    return s.finish()
+
+
+def test_the_worker_process_hears_what_the_web_process_would(pooled: ProcessRecognizer) -> None:
+    grammar, _ = benchmark_menu()
+    inline = get_recognizer("pocketsphinx")
+    clips = [synthesize(t, v) for t in SAYINGS for v in ("flite:slt", "espeak:en-gb+m1")]
+    assert pooled.name == "pocketsphinx" and pooled.sample_rate == inline.sample_rate
+    forward = [_hear(pooled, grammar, c) for c in clips]
+    backward = [_hear(pooled, grammar, c) for c in reversed(clips)][::-1]
+    assert forward == backward == [_hear(inline, grammar, c) for c in clips]
+    assert any(h.text for h in forward) and any(not h.text for h in forward)
+
+
+def test_a_killed_worker_costs_one_utterance_then_a_new_one_answers(pooled: ProcessRecognizer) -> None:
+    grammar, _ = benchmark_menu()
+    pcm = synthesize("report fraud", "flite:slt")
+    assert _hear(pooled, grammar, pcm).text == "report fraud"
+    restarts = pooled.restarts
+    pool = pooled._current()
+    for proc in list(pool._processes.values()):  # type: ignore[union-attr]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(5)
+    with pytest.raises(SpeechError, match="worker process failed"):
+        _hear(pooled, grammar, pcm)
+    assert pooled.restarts == restarts + 1
+    assert _hear(pooled, grammar, pcm).text == "report fraud"
+
+
+def test_a_backend_that_cannot_load_says_why_at_start() -> None:
+    with pytest.raises(SpeechError, match="valid names"):
+        ProcessRecognizer("no-such-backend")
