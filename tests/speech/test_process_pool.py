@@ -34,7 +34,7 @@ def test_the_worker_process_hears_what_the_web_process_would(pooled: ProcessReco
     grammar, _ = benchmark_menu()
     inline = get_recognizer("pocketsphinx")
     clips = [synthesize(t, v) for t in SAYINGS for v in ("flite:slt", "espeak:en-gb+m1")]
-    assert pooled.name == "pocketsphinx" and pooled.sample_rate == inline.sample_rate
+    assert (pooled.name, pooled.sample_rate, pooled.model) == (inline.name, inline.sample_rate, inline.model)
     forward = [_hear(pooled, grammar, c) for c in clips]
     backward = [_hear(pooled, grammar, c) for c in reversed(clips)][::-1]
     assert forward == backward == [_hear(inline, grammar, c) for c in clips]
@@ -59,3 +59,17 @@ def test_a_killed_worker_costs_one_utterance_then_a_new_one_answers(pooled: Proc
 def test_a_backend_that_cannot_load_says_why_at_start() -> None:
     with pytest.raises(SpeechError, match="valid names"):
         ProcessRecognizer("no-such-backend")
+
+
+def test_a_forked_server_worker_gets_its_own_process_warm_for_the_grammars_heard(pooled: ProcessRecognizer) -> None:
+    grammar, _ = benchmark_menu()
+    pcm = synthesize("lost card", "espeak:en-gb+m1")
+    before = _hear(pooled, grammar, pcm)
+    parents = pooled._current()
+    pooled._pid = -1                 # as seen from a process forked after the pool started
+    try:
+        pooled.after_fork()
+        assert pooled._current() is not parents
+        assert _hear(pooled, grammar, pcm) == before
+    finally:
+        parents.shutdown(wait=True)

@@ -49,10 +49,10 @@ def _init_worker(backend: Optional[str], vosk_model: Optional[str], whisper_mode
         _WORKER_ERROR = str(exc)
 
 
-def _describe() -> tuple[str, int]:
+def _describe() -> tuple[str, int, Optional[str]]:
     if _WORKER is None:
         raise SpeechError(_WORKER_ERROR or "the recogniser did not load in the worker process")
-    return _WORKER.name, _WORKER.sample_rate
+    return _WORKER.name, _WORKER.sample_rate, getattr(_WORKER, "model", None)
 
 
 def _decode(grammar: Optional[Grammar], audio: bytes) -> Hypothesis:
@@ -96,7 +96,7 @@ class ProcessRecognizer:
         self._grammars: dict[Any, Optional[Grammar]] = {}
         pool = self._current()
         try:
-            self.name, self.sample_rate = pool.submit(_describe).result(timeout=120)
+            self.name, self.sample_rate, self.model = pool.submit(_describe).result(timeout=120)
         except SpeechError:
             self.close()
             raise
@@ -143,7 +143,10 @@ class ProcessRecognizer:
         return ProcessSession(self, grammar)
 
     def warm(self, grammar: Optional[Grammar]) -> None:
-        """Have every worker build what ``grammar`` needs (decoders), off the call path."""
+        """Have the worker build what ``grammar`` needs (decoders), off the call path.
+
+        One job per process; with several processes the pool may hand two to one of them.
+        """
         self._grammars.setdefault(grammar.key if grammar is not None else None, grammar)
         pool = self._current()
         futures = [pool.submit(_warm, grammar) for _ in range(self.processes)]
