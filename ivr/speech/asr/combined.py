@@ -11,7 +11,9 @@ are also decoded by the second, on the same audio:
 * the first is sure (a grammar phrase alone at ``sure_above`` or more): its
   answer stands; the second never runs;
 * otherwise the second decides; when both heard the same grammar phrases the
-  answer is as sure as the surer of the two, when only the second heard
+  answer is as sure as the surer of the two (and its words are those of the
+  reading that is a phrase alone or in a caller's frame, "press one" over
+  "can one"), when only the second heard
   something its answer and confidence are taken, and when the second hears
   nothing the first one's (unsure) answer stands, so the flow confirms it.
 
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 
 from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis, RecognitionSession, Recognizer
+from ivr.speech.asr.sphinx_lm import CARRIERS
 from ivr.speech.grammar import Grammar, normalize
 
 
@@ -135,10 +138,19 @@ def combine(h1: Hypothesis, h2: Hypothesis, grammar: Grammar, name: str, unconfi
         # sentence with a phrase in it, which the second recogniser does not hear).
         return Hypothesis(h1.text, min(h1.confidence, unconfirmed), name, raw)
     if h1.text and phrases_in(h1.text, grammar) == phrases_in(h2.text, grammar):
-        # Same phrases: the first recogniser's text is the grammar's spelling of them (the
-        # second may have written "press 6. press 6." for "press six").
-        return Hypothesis(h1.text, max(h1.confidence, h2.confidence), name, raw + " (agree)")
+        # Same phrases: the words around them decide whether the engine takes the answer, and
+        # each recogniser gets different ones wrong ("can one" / "press one", "press one" /
+        # "grant one"). The reading that is a phrase alone, or in a frame callers wrap a phrase
+        # in, wins; otherwise the first recogniser's, which spells the grammar's words.
+        text = next((t for t in (h1.text, h2.text) if framed(t, grammar)), h1.text)
+        return Hypothesis(text, max(h1.confidence, h2.confidence), name, raw + " (agree)")
     return Hypothesis(h2.text, h2.confidence, name, raw)
+
+
+def framed(text: str, grammar: Grammar) -> bool:
+    """Whether ``text`` is one grammar phrase, alone or in a carrier frame ("press _", "_ please")."""
+    t = normalize(text)
+    return any(t == p or any(t == c.replace("_", p) for c in CARRIERS) for p in phrases_in(t, grammar))
 
 
 def phrases_in(text: str, grammar: Grammar) -> frozenset[str]:

@@ -8,7 +8,7 @@ import pytest
 
 from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis
-from ivr.speech.asr.combined import CombinedRecognizer, CombinedTuning, phrases_in
+from ivr.speech.asr.combined import CombinedRecognizer, CombinedTuning, framed, phrases_in
 from ivr.speech.grammar import Grammar, digits_grammar
 
 MENU = Grammar(("balance", "my balance", "lost card", "agent", "one"), "en-US")
@@ -66,6 +66,24 @@ def test_agreement_keeps_the_grammar_spelling_and_the_higher_confidence():
     assert h.text == "press one"
 
 
+def test_on_agreement_the_reading_with_a_callers_frame_wins():
+    # Both heard "one"; the words around it decide whether the engine takes it as key 1.
+    h, _, _ = run(Hypothesis("can one", 0.3, "one"), Hypothesis("press one", 0.6, "two"))
+    assert h.text == "press one" and "agree" in h.raw
+    h, _, _ = run(Hypothesis("press one", 0.3, "one"), Hypothesis("grant one", 0.6, "two"))
+    assert h.text == "press one"
+    h, _, _ = run(Hypothesis("i have a balance", 0.3, "one"), Hypothesis("balance", 0.6, "two"))
+    assert h.text == "balance"
+    # Neither is framed: the first recogniser's reading stays.
+    h, _, _ = run(Hypothesis("can one", 0.3, "one"), Hypothesis("grant one", 0.6, "two"))
+    assert h.text == "can one"
+
+
+def test_framed_is_a_phrase_alone_or_in_a_carrier_frame():
+    assert framed("balance", MENU) and framed("Press one.", MENU) and framed("my balance please", MENU)
+    assert not framed("grant one", MENU) and not framed("tell me a joke", MENU) and not framed("", MENU)
+
+
 def test_when_they_disagree_the_second_decides():
     h, _, _ = run(Hypothesis("", 0.1, "one"), Hypothesis("lost card", 0.7, "two"))
     assert (h.text, h.confidence) == ("lost card", 0.7)
@@ -98,3 +116,16 @@ def test_a_session_is_single_use():
 def test_phrases_in_folds_plurals_and_respects_word_boundaries():
     assert phrases_in("I lost my cards, balance?", Grammar(("lost card", "balance", "bal"))) == {"balance"}
     assert phrases_in("lost cards", Grammar(("lost card",))) == {"lost card"}
+
+
+def test_held_out_keys_both_recognisers_heard_reach_their_option() -> None:
+    """Through the real pocketsphinx+whisper on the benchmark's held-out audio: each was a no-match before
+    ("can one" for "press one", "i have a seven" for "seven") although Whisper had heard the key right."""
+    from ivr.bench import speech as bench
+    from ivr.speech.asr import get_recognizer
+
+    cases = {c.text: c for c in bench.BANK_HELDOUT if c.kind == "key"}
+    trials = [bench.Trial("banking_7_options", cases["press one"], "flite:slt", "clean"),
+              bench.Trial("banking_7_options", cases["seven"], "espeak:en-us+Mike", "babble_12db")]
+    report = bench.run("heldout", get_recognizer("pocketsphinx+whisper"), trial_list=trials)
+    assert report["accuracy"] == 1.0, report["errors"]
