@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -68,7 +70,8 @@ def test_a_banca_callback_reads_the_number_back_from_italian_pieces(client: Sign
     window = post(client, confirm.find("Gather").get("action"), Digits="1")
     assert "Quando preferisce essere richiamato?" in heard(client, window)
     bye = post(client, window.find("Gather").get("action"), Digits="3")
-    assert "oggi al pomeriggio" in heard(client, bye)
+    # Today's afternoon while it lasts in the flow's time zone, else tomorrow's: both are the right promise.
+    assert re.search(r"(oggi|domani) al pomeriggio", heard(client, bye))
 
 
 def test_zero_in_the_banca_voicemail_reaches_an_operator_in_italian(client: SignedClient) -> None:
