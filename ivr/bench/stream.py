@@ -218,7 +218,8 @@ def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spre
                "reply_gap_early_ms_p50": st["reply_gap_early_ms"]["p50"],
                "reply_gap_early_ms_p95": st["reply_gap_early_ms"]["p95"],
                "caller_gap_ms_p50": heard["p50"], "caller_gap_ms_p95": heard["p95"],
-               "early_ends": st.get("early_ends"), "recognition_timeouts": st.get("recognition_timeouts"),
+               "early_ends": st.get("early_ends"), "unsure_early_ends": st.get("unsure_early_ends"),
+               "recognition_timeouts": st.get("recognition_timeouts"),
                "failures": sorted({o.get("error", "no reply within 8 s") for o in outs if not o.get("ok")})[:3]}
         results.append(row)
         good = ok == level and (row["reply_ms_p95"] or 1e9) < limit_ms
@@ -259,7 +260,7 @@ def latency(server: Server, calls: int = 20) -> dict[str, Any]:
                      "reply_gap_ms_p50": st["reply_gap_ms"]["p50"], "reply_gap_ms_p95": st["reply_gap_ms"]["p95"],
                      "reply_gap_early_ms_p95": st["reply_gap_early_ms"]["p95"],
                      "caller_gap_ms_p50": heard["p50"], "caller_gap_ms_p95": heard["p95"],
-                     "early_ends": st.get("early_ends")}
+                     "early_ends": st.get("early_ends"), "unsure_early_ends": st.get("unsure_early_ends")}
     return out
 
 

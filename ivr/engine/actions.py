@@ -62,6 +62,9 @@ class Listen:
         complete_end_ms: shorter silence that ends it when what was heard
             is already exactly one phrase, confidently (menus and yes/no
             only: an open answer or a digit string may go on); 0: never.
+        unsure_end_ms: the silence that ends it when what was heard is
+            exactly one phrase but below ``confidence`` (the flow confirms
+            it); used only between ``complete_end_ms`` and ``end_of_speech_ms``.
     """
 
     node: str
@@ -80,6 +83,8 @@ class Listen:
     sensitive: bool = False
     complete_end_ms: int = 0
     """Silence that ends the turn early once the caller said one whole, confident phrase; 0: never early."""
+    unsure_end_ms: int = 0
+    """Silence that ends it once the caller said one whole phrase, heard unsurely (to be confirmed); 0: never."""
 
 
 @dataclass(frozen=True)

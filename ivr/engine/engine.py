@@ -252,6 +252,7 @@ def _listen(t: _Turn, node: Node, spec: Menu | Ask, mode: Optional[str] = None) 
         barge_in=s.barge_in if spec.barge_in is None else spec.barge_in,
         confidence=s.confidence if spec.confidence is None else spec.confidence,
         end_of_speech_ms=s.end_of_speech_ms,
+        unsure_end_ms=s.end_of_speech_unsure_ms,
         complete_end_ms=(s.end_of_speech_complete_ms
                          if mode in ("menu", "yesno") and s.end_of_speech_complete_ms < s.end_of_speech_ms else 0),
         sensitive=isinstance(spec, Ask) and spec.sensitive))
@@ -568,6 +569,7 @@ def _survey_listen(t: _Turn, node: Node) -> None:
         barge_in=s.barge_in if spec.barge_in is None else spec.barge_in,
         confidence=s.confidence if spec.confidence is None else spec.confidence,
         end_of_speech_ms=s.end_of_speech_ms,
+        unsure_end_ms=s.end_of_speech_unsure_ms,
         complete_end_ms=(s.end_of_speech_complete_ms
                          if mode != "score" and s.end_of_speech_complete_ms < s.end_of_speech_ms else 0)))
 
@@ -726,6 +728,7 @@ def _speech_listen(t: _Turn, node_id: str, mode: str = "speech", keys: tuple[str
         node=node_id, mode=mode, timeout=s.no_input_timeout, speech=True, phrases=phrases, keys=keys,
         max_digits=1, digit_timeout=s.digit_timeout, finish_on_key="#", barge_in=s.barge_in,
         confidence=s.confidence, end_of_speech_ms=s.end_of_speech_ms,
+        unsure_end_ms=s.end_of_speech_unsure_ms,
         complete_end_ms=s.end_of_speech_complete_ms if mode == "yesno" else 0))
 
 
@@ -857,6 +860,7 @@ def offer_listen(flow: Flow, node_id: str) -> A.Listen:
                     phrases=tuple(dict.fromkeys(words)), keys=("1", "2"), max_digits=1,
                     digit_timeout=s.digit_timeout, finish_on_key="#", barge_in=s.barge_in, confidence=s.confidence,
                     end_of_speech_ms=s.end_of_speech_ms,
+                    unsure_end_ms=s.end_of_speech_unsure_ms,
                     complete_end_ms=(s.end_of_speech_complete_ms
                                      if s.end_of_speech_complete_ms < s.end_of_speech_ms else 0))
 

@@ -50,6 +50,11 @@ class Settings(Strict):
         250, ge=0, le=2000,
         description="Shorter silence that ends a spoken menu or yes/no answer when what was heard is already "
                     "one whole, confident choice (VoiceXML's completetimeout); 0 always waits end_of_speech_ms.")
+    end_of_speech_unsure_ms: int = Field(
+        400, ge=0, le=2000,
+        description="Silence that ends it when what was heard is one whole choice below `confidence`, which "
+                    "the flow then confirms; used only between end_of_speech_complete_ms and end_of_speech_ms "
+                    "(0 waits end_of_speech_ms).")
     agent_words: list[str] = Field(default_factory=list, description="Extra phrases that ask for a person.")
     digit_timeout: float = Field(3, gt=0, le=30, description="Seconds between key presses before digit entry ends.")
     record: bool = Field(False, description="Record whole calls (Twilio REST recordings API, both channels, "

@@ -18,8 +18,8 @@ from ivr.speech.codec import PHONE_RATE, read_wav
 from ivr.speech.grammar import SPOKEN_DIGITS, Grammar
 from ivr.speech.vad import EndpointDetector, SpeechEnded, SpeechPaused, VadConfig, VadEvent
 
-__all__ = ["ListenPipeline", "grammar_for", "end_of_speech_ms", "complete_end_ms", "recognize_pcm",
-           "recognize_wav"]
+__all__ = ["ListenPipeline", "grammar_for", "end_of_speech_ms", "complete_end_ms", "unsure_end_ms",
+           "recognize_pcm", "recognize_wav"]
 
 MAX_END_OF_SPEECH_MS = 3000
 MIN_END_OF_SPEECH_MS = 200
@@ -57,6 +57,20 @@ def complete_end_ms(listen: Any) -> int:
     return max(MIN_COMPLETE_END_MS, ms) if ms < end_of_speech_ms(listen) else 0
 
 
+def unsure_end_ms(listen: Any) -> int:
+    """The silence that ends a turn on a whole phrase heard below the Listen's confidence (0: never early).
+
+    Why a second, longer pause: the flow confirms such an answer ("Did you
+    say balance?"), so ending on it costs little if it was right, while a
+    caller who only paused mid-sentence is more likely to resume within it
+    than within the short one. Only between the complete-answer pause and
+    the full end-of-speech silence.
+    """
+    ms = int(getattr(listen, "unsure_end_ms", 0) or 0)
+    complete = complete_end_ms(listen)
+    return ms if complete and complete < ms < end_of_speech_ms(listen) else 0
+
+
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -87,12 +101,15 @@ class ListenPipeline:
         self.grammar = grammar_for(listen, language)
         eos = end_of_speech_ms(listen)
         self.complete_ms = complete_end_ms(listen) if self.grammar is not None else 0
+        self.unsure_ms = unsure_end_ms(listen) if self.complete_ms else 0
         if detector is None:
-            detector = EndpointDetector(VadConfig(end_silence_ms=eos, pause_ms=self.complete_ms),
+            detector = EndpointDetector(VadConfig(end_silence_ms=eos, pause_ms=self.complete_ms,
+                                                  late_pause_ms=self.unsure_ms),
                                         on_voiced_frame=on_voiced_frame)
         else:
             detector.reset()
-            detector.config = dataclasses.replace(detector.config, end_silence_ms=eos, pause_ms=self.complete_ms)
+            detector.config = dataclasses.replace(detector.config, end_silence_ms=eos, pause_ms=self.complete_ms,
+                                                  late_pause_ms=self.unsure_ms)
         self.detector = detector
         self.ended: Optional[SpeechEnded] = None
         self.ended_at: Optional[float] = None
@@ -138,16 +155,22 @@ class ListenPipeline:
                                      end_ms=paused.end_ms)
             self.ended_at = time.perf_counter()
 
-    def is_complete(self, hyp: Optional[Hypothesis]) -> bool:
-        """Whether an early result may end the turn: exactly one of the Listen's phrases, confidently.
+    def is_complete(self, hyp: Optional[Hypothesis], silence_ms: int = 0) -> bool:
+        """Whether an early result may end the turn after ``silence_ms`` of pause.
 
-        Anything less (a partial phrase, a sentence, a low score) waits for
-        the full end-of-speech silence: the caller may still be talking.
+        Exactly one of the Listen's phrases: confidently, at the short pause;
+        below the Listen's confidence, once the pause reached
+        :attr:`unsure_ms` (the flow will confirm it). Anything less (a partial
+        phrase, a sentence) waits for the full end-of-speech silence: the
+        caller may still be talking.
         """
-        if hyp is None or not hyp.text:
+        if hyp is None or not hyp.text or _norm(hyp.text) not in self._phrases:
             return False
-        return (_norm(hyp.text) in self._phrases
-                and hyp.confidence >= float(getattr(self.listen, "confidence", 0.5) or 0.0))
+        return self.is_sure(hyp) or (bool(self.unsure_ms) and silence_ms >= self.unsure_ms)
+
+    def is_sure(self, hyp: Optional[Hypothesis]) -> bool:
+        """Whether the engine acts on ``hyp`` without confirming it (at or above the Listen's confidence)."""
+        return hyp is not None and hyp.confidence >= float(getattr(self.listen, "confidence", 0.5) or 0.0)
 
     def speculate(self, paused: SpeechPaused) -> Hypothesis:
         """Recognise the utterance so far, at a pause (does not use up the Listen's final session)."""
@@ -197,12 +220,16 @@ def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str
     for i in range(0, len(audio), frame):
         for ev in pipe.feed(audio[i:i + frame]):
             if isinstance(ev, SpeechPaused):
-                # As on the line: a complete, confident phrase at a pause ends the turn there.
-                hyp = pipe.speculate(ev)
-                if pipe.is_complete(hyp):
+                # As on the line: a complete, confident phrase at the pause ends the turn there, an
+                # unsure one at the late pause; the pause's one recognition serves both.
+                if early is not None and early[0].voiced_seq == ev.voiced_seq:
+                    hyp = early[1]
+                else:
+                    hyp = pipe.speculate(ev)
+                    early = (ev, hyp)
+                if pipe.is_complete(hyp, ev.silence_ms):
                     pipe.end_early(ev)
                     return hyp
-                early = (ev, hyp)
         if pipe.ended is not None:
             break
     if pipe.ended is not None and early is not None and pipe.still_paused(early[0]):

@@ -65,15 +65,21 @@ class SpeechPaused:
     again, ``voiced_seq`` no longer matches :attr:`EndpointDetector.voiced_seq`
     and the early result is stale.
 
+    A detector with a ``late_pause_ms`` emits a second one, with the same
+    ``voiced_seq``, when the same pause reaches that length: a complete but
+    unsure answer may end the turn there (see :mod:`ivr.speech.pipeline`).
+
     Attributes:
         audio: pcm16 of the utterance so far (pre-roll included).
         voiced_seq: the detector's count of voiced frames when the pause began.
         end_ms: stream time of the pause decision.
+        silence_ms: how long the caller had been silent when it was emitted.
     """
 
     audio: bytes
     voiced_seq: int
     end_ms: int = 0
+    silence_ms: int = 0
 
 
 VadEvent = Union[SpeechStarted, SpeechPaused, SpeechEnded]
@@ -105,6 +111,9 @@ class VadConfig:
             (once per pause) so the transport can end the turn early on a
             complete answer; 0 (the default) emits none. Ignored unless it
             is shorter than ``end_silence_ms``.
+        late_pause_ms: a second ``SpeechPaused`` when the same pause lasts
+            this long (0: none); ignored unless between ``pause_ms`` and
+            ``end_silence_ms``.
     """
 
     sample_rate: int = 8000
@@ -117,6 +126,7 @@ class VadConfig:
     max_utterance_ms: int = 15000
     warmup_ms: int = 300
     pause_ms: int = 0
+    late_pause_ms: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -125,7 +135,7 @@ class VadConfig:
         if self.aggressiveness not in (0, 1, 2, 3):
             problems.append(f"aggressiveness {self.aggressiveness} (use 0..3)")
         for name in ("start_ms", "start_window_ms", "end_silence_ms", "preroll_ms",
-                     "min_speech_ms", "max_utterance_ms", "warmup_ms", "pause_ms"):
+                     "min_speech_ms", "max_utterance_ms", "warmup_ms", "pause_ms", "late_pause_ms"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} {getattr(self, name)} (must be >= 0)")
         if self.start_ms > self.start_window_ms:
@@ -169,6 +179,7 @@ class EndpointDetector:
         self._voiced_frames: list[bytes] = []
         self._voiced_seq = 0
         self._paused = False
+        self._late_paused = False
 
     @property
     def voiced_seq(self) -> int:
@@ -217,7 +228,7 @@ class EndpointDetector:
         self._window.clear()
         self._preroll.clear()
         self._voiced_ms = self._silence_ms = 0
-        self._paused = False
+        self._paused = self._late_paused = False
 
     def _frame(self, frame: bytes) -> VadEvent | None:
         cfg = self.config
@@ -236,7 +247,7 @@ class EndpointDetector:
             self._voiced_ms += FRAME_MS
             self._voiced_seq += 1
             self._silence_ms = 0
-            self._paused = False
+            self._paused = self._late_paused = False
             self._voiced_frames.append(frame)
             if self._tap:
                 self._tap(frame)
@@ -247,7 +258,13 @@ class EndpointDetector:
         if (cfg.pause_ms and not self._paused and self._silence_ms >= cfg.pause_ms
                 and self._voiced_ms >= cfg.min_speech_ms):
             self._paused = True
-            return SpeechPaused(audio=bytes(self._utt), voiced_seq=self._voiced_seq, end_ms=now)
+            return SpeechPaused(audio=bytes(self._utt), voiced_seq=self._voiced_seq, end_ms=now,
+                                silence_ms=self._silence_ms)
+        if (self._paused and not self._late_paused and cfg.pause_ms < cfg.late_pause_ms < cfg.end_silence_ms
+                and self._silence_ms >= cfg.late_pause_ms):
+            self._late_paused = True
+            return SpeechPaused(audio=bytes(self._utt), voiced_seq=self._voiced_seq, end_ms=now,
+                                silence_ms=self._silence_ms)
         if now - self._utt_start >= cfg.max_utterance_ms:
             return self._end(truncated=True)
         return None
@@ -265,7 +282,7 @@ class EndpointDetector:
         self._voiced_ms = len(self._voiced_frames) * FRAME_MS
         self._voiced_seq += len(self._voiced_frames)
         self._silence_ms = 0
-        self._paused = False
+        self._paused = self._late_paused = False
         if self._tap:
             for f in self._voiced_frames:
                 self._tap(f)
@@ -282,7 +299,7 @@ class EndpointDetector:
         self._in_speech = False
         self._utt = bytearray()
         self._voiced_ms = self._silence_ms = 0
-        self._paused = False
+        self._paused = self._late_paused = False
         if voiced_ms < self.config.min_speech_ms:
             return None
         dur = len(audio) * 1000 // (self.config.sample_rate * 2)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+import pytest
 
 from ivr.engine.actions import Listen
 from ivr.speech.asr.base import Hypothesis
-from ivr.speech.pipeline import complete_end_ms, recognize_pcm
+from ivr.speech.pipeline import complete_end_ms, recognize_pcm, unsure_end_ms
 from ivr.speech.synth import synthesize
 
 MENU = Listen(node="main", mode="menu", timeout=5, speech=True, phrases=("balance", "lost card", "agent"),
@@ -78,3 +81,40 @@ def test_without_a_short_pause_setting_only_the_end_of_speech_decides() -> None:
     listen = Listen(node="main", mode="menu", timeout=5, speech=True, phrases=MENU.phrases)
     hyp = recognize_pcm(utterance(), listen, rec)
     assert hyp is not None and hyp.text == "lost card" and len(rec.sessions) == 1
+
+
+UNSURE_AT_400 = dataclasses.replace(MENU, unsure_end_ms=400)
+
+
+def test_the_late_pause_only_between_the_short_pause_and_the_full_silence() -> None:
+    assert unsure_end_ms(UNSURE_AT_400) == 400
+    assert unsure_end_ms(MENU) == 0
+    assert unsure_end_ms(dataclasses.replace(UNSURE_AT_400, complete_end_ms=0)) == 0
+    assert unsure_end_ms(dataclasses.replace(UNSURE_AT_400, unsure_end_ms=600)) == 0   # = end_of_speech_ms
+    assert unsure_end_ms(dataclasses.replace(UNSURE_AT_400, unsure_end_ms=250)) == 0   # = the short pause
+    assert unsure_end_ms(dataclasses.replace(UNSURE_AT_400, mode="speech")) == 0
+
+
+def words_apart(gap_ms: int) -> bytes:
+    """ "balance", ``gap_ms`` of silence after flite's own trailing silence is cut, then "lost card". """
+    import numpy as np
+    first = np.frombuffer(synthesize("balance", "flite:kal", lead_ms=300), dtype="<i2")
+    last = int(np.nonzero(np.abs(first) > 300)[0][-1]) + 1
+    return first[:last].tobytes() + b"\x00\x00" * 8 * gap_ms + synthesize("lost card", "flite:kal", lead_ms=0)
+
+
+@pytest.mark.parametrize("gap_ms,heard", [(520, "balance"), (300, "lost card")])
+def test_an_unsure_whole_phrase_ends_the_turn_at_the_late_pause(gap_ms: int, heard: str) -> None:
+    # Silent past the late pause (400 ms) after an unsure "balance": the turn ended there and the flow
+    # confirms it; a shorter pause is only a breath, and the caller's next words decide.
+    rec = Scripted(short=("balance", 0.3), short_below_s=1.4)
+    hyp = recognize_pcm(words_apart(gap_ms), UNSURE_AT_400, rec)
+    assert hyp is not None and hyp.text == heard, (gap_ms, rec.sessions)
+    if heard == "balance":
+        assert len(rec.sessions) == 1, "the late pause reused the short pause's recognition"
+
+
+def test_without_a_late_pause_an_unsure_phrase_waits_for_the_full_silence() -> None:
+    rec = Scripted(short=("balance", 0.3), short_below_s=1.4)
+    hyp = recognize_pcm(words_apart(520), MENU, rec)
+    assert hyp is not None and hyp.text == "lost card"

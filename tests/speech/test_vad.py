@@ -87,3 +87,33 @@ def test_voiced_seq_moves_only_while_the_caller_speaks():
     assert det.voiced_seq == seq
     det.feed(synthesize("card", "flite:awb"))                  # speaking again moves it
     assert det.voiced_seq > seq
+
+
+def test_a_late_pause_follows_the_same_pause_once_it_lasts_long_enough():
+    pcm = synthesize("balance", "flite:kal", lead_ms=500) + b"\x00\x00" * 8 * 1500
+    det = EndpointDetector(VadConfig(pause_ms=240, late_pause_ms=400, end_silence_ms=600))
+    events = feed_randomly(det, pcm)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["SpeechStarted", "SpeechPaused", "SpeechPaused", "SpeechEnded"], kinds
+    short, late, end = events[1], events[2], events[3]
+    assert short.voiced_seq == late.voiced_seq                # one pause, announced twice
+    assert 240 <= short.silence_ms < 400 <= late.silence_ms < 600
+    assert late.end_ms - short.end_ms == late.silence_ms - short.silence_ms
+    assert end.audio.startswith(late.audio) and late.audio.startswith(short.audio)
+
+
+@pytest.mark.parametrize("late", [0, 200, 240, 600, 900])
+def test_a_late_pause_outside_the_short_pause_and_the_end_is_ignored(late):
+    pcm = synthesize("balance", "flite:kal", lead_ms=500) + b"\x00\x00" * 8 * 1500
+    det = EndpointDetector(VadConfig(pause_ms=240, late_pause_ms=late, end_silence_ms=600))
+    assert [type(e).__name__ for e in feed_randomly(det, pcm)] == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
+
+
+def test_speaking_again_re_arms_both_pauses():
+    words = synthesize("lost card", "flite:kal", lead_ms=500)
+    pcm = words + b"\x00\x00" * 8 * 450 + synthesize("please", "flite:kal") + b"\x00\x00" * 8 * 1500
+    det = EndpointDetector(VadConfig(pause_ms=240, late_pause_ms=400, end_silence_ms=900))
+    events = feed_randomly(det, pcm)
+    pauses = [e for e in events if type(e).__name__ == "SpeechPaused"]
+    assert [p.silence_ms >= 400 for p in pauses] == [False, True, False, True], [p.silence_ms for p in pauses]
+    assert pauses[1].voiced_seq < pauses[2].voiced_seq

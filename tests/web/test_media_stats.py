@@ -13,7 +13,7 @@ def test_get_only_reads_and_post_resets(make_app) -> None:
     client = app.test_client()
     rt = parts(app).media
     rt.reply_ms.extend([120.0, 180.0])
-    rt.early_ends = 3
+    rt.early_ends, rt.unsure_early_ends = 3, 1
     first = client.get("/api/media/stats", headers=BEARER).json
     assert first["early_ends"] == 3 and first["reply_ms"] == client.get("/api/media/stats", headers=BEARER).json[
         "reply_ms"]
@@ -24,4 +24,5 @@ def test_get_only_reads_and_post_resets(make_app) -> None:
     cleared = client.post("/api/media/stats/reset", headers=BEARER)
     assert cleared.status_code == 200 and cleared.json["early_ends"] == 3               # the figures as they were
     after = client.get("/api/media/stats", headers=BEARER).json
-    assert after["early_ends"] == 0 and after["reply_ms"] != first["reply_ms"]
+    assert after["early_ends"] == 0 and after["unsure_early_ends"] == 0 and after["reply_ms"] != first["reply_ms"]
+    assert cleared.json["unsure_early_ends"] == 1

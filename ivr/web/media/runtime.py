@@ -89,6 +89,9 @@ class MediaRuntime:
         self.reply_gap_early_ms: collections.deque[float] = collections.deque(maxlen=20_000)
         """The same, for turns that ended at the short pause (a whole, confident phrase)."""
         self.early_ends = 0
+        """Turns ended at a pause on a whole phrase (confident at the short pause, or unsure at the late one)."""
+        self.unsure_early_ends = 0
+        """Of those, the unsure ones (the flow confirms them)."""
         self.speculations = 0
         self.active = 0
         self.total = 0
@@ -289,7 +292,8 @@ class MediaRuntime:
         return {"active": self.active, "total": self.total, "refused": self.refused,
                 "reply_ms": _percentiles(self.reply_ms), "reply_gap_ms": _percentiles(self.reply_gap_ms),
                 "reply_gap_early_ms": _percentiles(self.reply_gap_early_ms),
-                "early_ends": self.early_ends, "speculations": self.speculations,
+                "early_ends": self.early_ends, "unsure_early_ends": self.unsure_early_ends,
+                "speculations": self.speculations,
                 "recognition_timeouts": self.timeouts, "holds": self.holds}
 
     def reset_stats(self) -> None:
@@ -297,7 +301,7 @@ class MediaRuntime:
         self.reply_ms.clear()
         self.reply_gap_ms.clear()
         self.reply_gap_early_ms.clear()
-        self.early_ends = self.speculations = self.timeouts = self.holds = 0
+        self.early_ends = self.unsure_early_ends = self.speculations = self.timeouts = self.holds = 0
 
     def close(self) -> None:
         """Stop the recognition pool and the warm-up thread (the app is closing)."""

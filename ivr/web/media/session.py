@@ -61,6 +61,8 @@ class _Speculation:
     done: bool = False
     awaited: bool = False
     hyp: Any = None
+    silence_ms: int = 0
+    """How long the pause has lasted so far (the late pause raises it: an unsure phrase may end the turn)."""
 
 
 
@@ -294,7 +296,14 @@ class MediaSession:
                     if isinstance(ev, SpeechStarted) and playing and listen.barge_in:
                         self._send(MS.clear_message(self.stream_sid))
                     elif isinstance(ev, SpeechPaused):
-                        self._speculate(pipe, ev)
+                        spec = self.spec
+                        if (spec is not None and spec.pipe is pipe and spec.seq == self.listen_seq
+                                and spec.paused.voiced_seq == ev.voiced_seq):
+                            self._paused_longer(spec, ev)
+                        else:
+                            self._speculate(pipe, ev)
+                        if self.recognizing or self.pipeline is not pipe:
+                            return  # the late pause ended the turn
                     elif isinstance(ev, SpeechEnded):
                         self._recognize(pipe)
                         return
@@ -393,7 +402,7 @@ class MediaSession:
 
     def _speculate(self, pipe: ListenPipeline, paused: SpeechPaused) -> None:
         """At a short pause in a menu answer, recognise what was said so far (grammar-aware end of turn)."""
-        spec = _Speculation(pipe, self.listen_seq, paused)
+        spec = _Speculation(pipe, self.listen_seq, paused, silence_ms=paused.silence_ms)
         self.spec = spec
         self.rt.speculations += 1
         try:
@@ -411,24 +420,38 @@ class MediaSession:
             if self.closed or spec is not self.spec or spec.seq != self.listen_seq:
                 return
             spec.done, spec.hyp = True, hyp
-            complete = spec.pipe.is_complete(hyp)
+            complete = spec.pipe.is_complete(hyp, spec.silence_ms)
             if spec.awaited:  # the utterance ended, silent since the pause, while this ran: it is the answer
                 self.spec = None
                 if complete:
-                    self.rt.early_ends += 1
-                    self.early = True
+                    self._count_early(spec)
                 self._speech_result(spec.pipe, spec.seq, hyp)
                 return
             if not spec.pipe.still_paused(spec.paused):
                 self.spec = None  # the caller went on talking; their utterance will end on its own
                 return
             if complete and not self.recognizing:
-                self.spec = None
-                spec.pipe.end_early(spec.paused)
-                self.rt.early_ends += 1
-                self.early = True
-                self.recognizing = True
-                self._speech_result(spec.pipe, spec.seq, hyp)
+                self._end_early(spec)
+
+    def _paused_longer(self, spec: _Speculation, paused: SpeechPaused) -> None:
+        """The caller is still silent at the late pause: an unsure whole phrase may now end the turn."""
+        spec.silence_ms = max(spec.silence_ms, paused.silence_ms)
+        if spec.done and not self.recognizing and spec.pipe.is_complete(spec.hyp, spec.silence_ms):
+            self._end_early(spec)
+
+    def _end_early(self, spec: _Speculation) -> None:
+        """End the turn on the pause's recognition (a whole phrase, and the caller still silent)."""
+        self.spec = None
+        spec.pipe.end_early(spec.paused)
+        self._count_early(spec)
+        self.recognizing = True
+        self._speech_result(spec.pipe, spec.seq, spec.hyp)
+
+    def _count_early(self, spec: _Speculation) -> None:
+        self.rt.early_ends += 1
+        if not spec.pipe.is_sure(spec.hyp):
+            self.rt.unsure_early_ends += 1
+        self.early = True
 
     def _check_recognition(self) -> None:
         if self.recognize_deadline is not None and time.monotonic() >= self.recognize_deadline:
