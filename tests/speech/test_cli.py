@@ -134,6 +134,8 @@ def test_serve_says_which_speech_model_calls_get(tmp_path: Path, models_dir: str
         proc.terminate()
         out = proc.communicate(timeout=10)[0]
     assert expected in out, out
+    # A clean stop: the worker does not try to reap the master's decoding process (it was reaped before the fork).
+    assert "Traceback" not in out, out
 
 
 def test_serve_refuses_an_unknown_speech_backend(tmp_path: Path) -> None:

@@ -149,7 +149,10 @@ class ProcessRecognizer:
         """
         self._grammars.setdefault(grammar.key if grammar is not None else None, grammar)
         pool = self._current()
-        futures = [pool.submit(_warm, grammar) for _ in range(self.processes)]
+        try:
+            futures = [pool.submit(_warm, grammar) for _ in range(self.processes)]
+        except RuntimeError as exc:  # shut down under us: the interpreter is exiting (a stop during warm-up)
+            raise SpeechError(f"the recogniser's worker process is shutting down ({exc})") from None
         for f in futures:
             try:
                 f.result(timeout=120)
@@ -167,11 +170,17 @@ class ProcessRecognizer:
         for grammar in list(self._grammars.values()):
             self.warm(grammar)
 
-    def close(self) -> None:
+    def close(self, wait: bool = False) -> None:
+        """Stop the worker process; ``wait``: until it has exited and been reaped.
+
+        Before a fork (``serve``'s master), wait: a worker process still on
+        multiprocessing's list of children would be "joined" by every forked
+        server worker at its exit, which only the parent may do.
+        """
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
 
 
 class ProcessSession:

@@ -245,7 +245,7 @@ class MediaRuntime:
         """In ``serve``'s master, once warm: let go of a decoding worker process (forked workers start their own)."""
         rec = self._recognizer
         if rec is not None and hasattr(rec, "after_fork"):
-            rec.close()
+            rec.close(wait=True)
 
     def after_fork(self) -> None:
         """In a forked server worker: a decoding worker process of its own, warmed, before ``ready`` is set again.
@@ -262,6 +262,9 @@ class MediaRuntime:
         def job() -> None:
             try:
                 again()
+            except SpeechError as exc:  # a stop during warm-up, or a worker that died: no traceback to show
+                self.warm_error = str(exc)
+                log.warning("speech worker process not warmed after fork: %s", exc)
             except Exception as exc:  # noqa: BLE001 - calls still work: the pool starts on the first decode
                 self.warm_error = repr(exc)
                 log.exception("speech worker process did not start after fork; it starts on the first call")
