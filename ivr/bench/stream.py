@@ -13,11 +13,9 @@
 from __future__ import annotations
 
 import os
-import random
 import socket
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any, Optional
 from ivr.bench.speech import HELDOUT_VOICES as _HELDOUT_SPECS
 from ivr.bench.speech import TUNING_VOICES as _TUNING_SPECS
 from ivr.bench.speech import parse_voice
+from ivr.bench.callers import run_level, spread_plans
 from ivr.bench.speech import run as bench_run
 from ivr.bench.whisper import side_by_side
 from ivr.sim.media_client import MediaStreamClient
@@ -186,28 +185,12 @@ def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spre
     results = []
     best = best_gap = 0
     n = 1
+    timed = [(pcm, _trailing_silence_s(pcm)) for pcm in clips]
     for level in levels:
         server.stats(reset=True)
-        outs: list[dict[str, Any]] = []
-        lock = threading.Lock()
-
-        hold = time.monotonic() + spread_s + 6.0
-
-        def run(k: int) -> None:
-            time.sleep(random.random() * 1.0)       # calls arrive over a second, not in lock-step
-            try:
-                o = one_call(server.base, clips[k % len(clips)], n + k, speak_after=random.random() * spread_s,
-                             hold_until=hold)
-            except Exception as exc:  # noqa: BLE001 - a failed call is a result
-                o = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:120]}
-            with lock:
-                outs.append(o)
-
-        threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(level)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        # Every caller of the level in one event loop (ivr.bench.callers): the callers must not take
+        # the CPU the server is being measured on. They arrive over a second, not in lock-step.
+        outs = run_level(server.base, spread_plans(timed, level, n, spread_s))
         n += level
         st = server.stats()
         ok = sum(o.get("ok", False) for o in outs)

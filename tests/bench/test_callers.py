@@ -1,0 +1,49 @@
+"""The capacity benchmark's simulated callers (:mod:`ivr.bench.callers`) against the real ``serve``.
+
+They replace a thread-per-call Twilio client that took as much CPU as the server it measured; these
+check they still behave like Twilio where the figures depend on it: the real websocket protocol,
+real-time pacing with silence between words, marks echoed once their audio has "played", ``clear``
+honoured (the callers barge in while the greeting plays), and the gap timed from the last word.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import pytest
+
+from ivr.bench.callers import CallPlan, run_level, spread_plans
+from ivr.bench.stream import Server, _trailing_silence_s
+from ivr.speech.synth import synthesize
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("callers"))
+    yield srv
+    srv.close()
+
+
+def test_a_level_of_callers_each_gets_its_reply_in_one_loop(server: Server) -> None:
+    clips = [synthesize("balance", v, lead_ms=100, trail_ms=0) for v in ("flite:kal", "flite:slt", "flite:awb")]
+    timed = [(pcm, _trailing_silence_s(pcm)) for pcm in clips]
+    server.stats(reset=True)
+    threads = threading.active_count()
+    outs = run_level(server.base, spread_plans(timed, 6, 7_000, spread_s=2.0, seed=1))
+    assert threading.active_count() <= threads + 2, "callers are coroutines, not threads per call"
+    assert [o["ok"] for o in outs] == [True] * 6, outs
+    assert all(o["gap_ms"] is not None and 0 < o["gap_ms"] < 3000 for o in outs), outs
+    st = server.stats()
+    assert st["total"] >= 6 and st["reply_gap_ms"]["n"] >= 6, st
+    assert st["early_ends"] >= 1, st
+
+
+def test_a_caller_that_never_speaks_hears_the_no_input_prompt(server: Server) -> None:
+    # The no-input timer starts only when the menu's mark comes back: the caller echoes marks once the
+    # audio queued before them has played, as Twilio does, so saying nothing is answered by a re-prompt.
+    import time
+    silence = b"\x00\x00" * 8000
+    plan = CallPlan(8_000, silence, trailing_s=1.0, hold_until=time.monotonic() + 1, reply_within=20.0)
+    out = run_level(server.base, [plan])[0]
+    assert out["ok"] and out["seconds"] > 5, out   # turn 2: the no-input re-prompt, once the menu played and 5 s passed
