@@ -19,10 +19,11 @@ from gunicorn.app.base import BaseApplication
 from ..analytics import metrics
 
 DEFAULT_STREAMS = 80
-"""Open streamed calls ``serve`` has threads for by default: twice what one worker's CPU
-answers quickly, so a burst queues on the CPU, never on threads (README, Sizing)."""
-CPU_STREAMS_PER_WORKER = 40
-"""Streamed calls one worker answers with reply p95 under 1 s (``bench speech`` on 2 cores)."""
+"""Open streamed calls ``serve`` has threads for by default: what one worker's CPU answers
+quickly (README, Sizing)."""
+CPU_STREAMS_PER_WORKER = 80
+"""Streamed calls one worker answers with reply p95 under 1 s: 57 ms at 80, 1.1 s at 100
+(``ivr.bench.stream`` ramp on 2 cores, one decoding process, the callers in one asyncio loop)."""
 WEBHOOK_THREADS = 32
 """Threads per worker kept free of streams, for webhooks, the API and pages."""
 MIN_WEBHOOK_THREADS = 4
