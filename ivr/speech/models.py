@@ -1,6 +1,6 @@
 """Finding and downloading speech models for real deployments.
 
-Where models live: ``IVR_MODELS_DIR`` (default ``models/``) holds downloaded
+Where models live: ``IVR_MODELS_DIR`` (default the project's ``models/``) holds downloaded
 vosk models and the phone-line pocketsphinx model that ``models adapt``
 builds (:mod:`ivr.speech.asr.adapt`).
 
@@ -29,8 +29,12 @@ from ivr.errors import SpeechError
 BASE_URL = "https://alphacephei.com/vosk/models"
 """Where vosk models are published; override with ``base_url`` or IVR_VOSK_MODELS_URL."""
 
-DEFAULT_MODELS_DIR = Path("models")
-"""Default directory that ``models download`` unpacks into."""
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+"""The project's ``models/``: where ``models download`` and ``models adapt`` put models by default.
+
+Anchored to the project, not the working directory: a server or script started
+from elsewhere must find the same phone-line model ``make`` built, not fall back
+silently to the stock one (which hears phone callers far worse)."""
 
 ADAPTED_NAME = "en-us-telephone"
 """Directory name of the phone-line pocketsphinx model under the models directory."""
@@ -40,7 +44,8 @@ MARKER = "adaptation.json"
 
 
 def default_models_dir() -> Path:
-    """``IVR_MODELS_DIR``, else ``models/``: where models are downloaded and built."""
+    """``IVR_MODELS_DIR``, else the project's ``models/`` (whatever the working directory):
+    where models are downloaded and built."""
     return Path(os.environ.get("IVR_MODELS_DIR") or DEFAULT_MODELS_DIR)
 
 

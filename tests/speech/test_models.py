@@ -50,3 +50,24 @@ def test_download_errors(http_dir, tmp_path, name, msg):
     with pytest.raises(SpeechError, match=msg):
         download_model(name, tmp_path / "models", base_url=http_dir)
     assert not (tmp_path / "models" / name).exists()
+
+
+def test_the_default_models_directory_is_the_projects_wherever_the_server_starts(tmp_path):
+    """A server or script started outside the project (no IVR_MODELS_DIR) must find the phone-line
+    model ``make`` built in the project's models/, not silently fall back to the stock model."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("IVR_MODELS_DIR", "IVR_PS_MODEL")}
+    env["PYTHONPATH"] = str(root)
+    code = "from ivr.speech.models import default_models_dir; print(default_models_dir())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == root / "models"
+    env["IVR_MODELS_DIR"] = str(tmp_path / "elsewhere")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == tmp_path / "elsewhere"

@@ -110,7 +110,7 @@ def test_wrong_language_and_unknown_words():
 
 def test_get_recognizer_names(monkeypatch, tmp_path):
     monkeypatch.delenv("IVR_VOSK_MODEL", raising=False)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IVR_MODELS_DIR", str(tmp_path))  # no vosk model there
     assert get_recognizer(None, None).name == "pocketsphinx"
     with pytest.raises(SpeechError, match="pocketsphinx, vosk"):
         get_recognizer("sphinx2", None)
