@@ -17,17 +17,15 @@ import socket
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Optional
 
 from ivr.bench.speech import HELDOUT_VOICES as _HELDOUT_SPECS
 from ivr.bench.speech import TUNING_VOICES as _TUNING_SPECS
 from ivr.bench.speech import parse_voice
-from ivr.bench.callers import run_level, spread_plans
+from ivr.bench.callers import CallPlan, run_level, spread_plans
 from ivr.bench.speech import run as bench_run
 from ivr.bench.whisper import side_by_side
-from ivr.sim.media_client import MediaStreamClient
 from ivr.speech.asr.adapt import stock_model_dir
 from ivr.speech.asr.pocketsphinx_backend import PocketSphinxRecognizer
 from ivr.speech.synth import synthesize
@@ -111,54 +109,10 @@ class Server:
             self.proc.kill()
 
 
-def one_call(base: str, pcm: bytes, i: int, speed: float = 1.0, timeout: float = 20.0,
-             speak_after: float = 0.0, hold_until: float = 0.0) -> dict[str, Any]:
-    """A caller who barges in with "balance" and waits for the reply; returns what happened.
-
-    Args:
-        speak_after: seconds of (real-time) line silence before speaking.
-        hold_until: keep the stream open, streaming silence, until this monotonic time
-            (so a load level keeps all its calls connected at once).
-    """
-    import requests
-
-    sid = "CA" + f"{i:032x}"[-32:]
-    t0 = time.monotonic()
-    body = requests.post(base + "/voice?flow=acme", data={"CallSid": sid, "From": "+1555000%04d" % (i % 10000),
-                                                          "To": "+15550001111"}, timeout=timeout).text
-    params = {p.get("name"): p.get("value") for p in ET.fromstring(body).iter("Parameter")}
-    out: dict[str, Any] = {"ok": False}
-    with MediaStreamClient(base.replace("http", "ws", 1) + "/media", speed=speed, call_sid=sid,
-                           timeout=timeout) as c:
-        c.connect(params)
-        if not c.wait_for_audio(1, timeout):
-            return out
-        c.send_silence(400 + int(speak_after * 1000))
-        c.send_pcm(pcm)
-        sent_at = time.monotonic() - _trailing_silence_s(pcm)   # when the caller's last word went out
-        heard = len(c.received.audio)
-        gap: Optional[float] = None
-        deadline = sent_at + 8.0
-        while time.monotonic() < deadline:
-            if gap is None and len(c.received.audio) > heard:
-                gap = time.monotonic() - sent_at
-            if any(m.startswith("turn-2") for m in c.received.marks) or c.closed:
-                break
-            try:
-                c.send_silence(20)                 # Twilio streams 20 ms frames, silence included
-            except Exception:  # noqa: BLE001 - the server ended the call (goodbye) while we streamed
-                break
-        turn2 = any(m.startswith("turn-2") for m in c.received.marks)
-        out.update(ok=turn2, seconds=round(time.monotonic() - t0, 2),
-                   gap_ms=round(gap * 1000, 1) if gap is not None else None)
-        try:
-            while time.monotonic() < hold_until and not c.closed:
-                c.send_silence(200)
-            if not c.closed:
-                c.send_stop()
-        except Exception:  # noqa: BLE001 - the call ended (balance, then goodbye)
-            pass
-    return out
+def one_call(base: str, pcm: bytes, i: int) -> dict[str, Any]:
+    """One caller alone who barges in with ``pcm`` and waits for the reply (:class:`~ivr.bench.callers.Caller`,
+    the same simulated Twilio side as the load levels); returns ``ok``, ``gap_ms`` and ``seconds``."""
+    return run_level(base, [CallPlan(i, pcm, _trailing_silence_s(pcm))])[0]
 
 
 def _trailing_silence_s(pcm: bytes, floor: int = 300) -> float:

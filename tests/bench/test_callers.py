@@ -63,3 +63,14 @@ def test_a_caller_that_never_speaks_hears_the_no_input_prompt(server: Server) ->
     plan = CallPlan(8_000, silence, trailing_s=1.0, hold_until=time.monotonic() + 1, reply_within=20.0)
     out = run_level(server.base, [plan])[0]
     assert out["ok"] and out["seconds"] > 5, out   # turn 2: the no-input re-prompt, once the menu played and 5 s passed
+
+
+def test_the_latency_bench_plays_calls_one_at_a_time_with_the_same_callers(server: Server) -> None:
+    from ivr.bench.stream import latency
+
+    out = latency(server, calls=2)
+    for kind in ("phrase", "sentence"):
+        row = out[kind]
+        assert row["answered"] == row["calls"] == 1, out
+        assert row["caller_gap_ms_p50"] is not None and 0 < row["caller_gap_ms_p50"] < 3000, out
+        assert row["reply_gap_ms_p50"] is not None, out
