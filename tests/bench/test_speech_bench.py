@@ -23,6 +23,15 @@ def test_voice_splits_are_disjoint_and_held_out_voices_never_feed_the_adaptation
     assert not _names(bench.HELDOUT_VOICES) & set(ADAPT_VOICES)
 
 
+def test_dev_voices_are_unheard_by_the_adaptation_and_apart_from_both_halves():
+    dev = _names(bench.DEV_VOICES)
+    assert dev and not dev & (_names(bench.TUNING_VOICES) | _names(bench.HELDOUT_VOICES) | set(ADAPT_VOICES))
+    ts = bench.trials("dev")
+    assert {t.voice for t in ts} == set(bench.DEV_VOICES)
+    tuning_sentences = {t.case.text for t in bench.trials("tuning")}
+    assert {t.case.text for t in ts} == tuning_sentences        # the tuning sentences, in unheard voices
+
+
 @pytest.mark.parametrize("menu", list(bench.MENUS))
 def test_sentence_splits_are_disjoint_and_unseen_by_the_adaptation(menu):
     _, tuning, heldout = bench.MENUS[menu]
