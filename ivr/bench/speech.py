@@ -134,7 +134,8 @@ class Case:
         text: the sentence.
         want: the option key, ``"agent"``, or None (must select nothing).
         kind: ``bare``, ``sentence``, ``question``, ``agent``, ``key``,
-            ``negative`` or ``near_negative`` (shares the menu's words).
+            ``negative``, ``near_negative`` (shares the menu's words) or
+            ``hesitation`` (a caller thinking aloud: "hmm", "uh let me think").
     """
 
     text: str
@@ -144,6 +145,17 @@ class Case:
 
 def _cases(kind: str, rows: Iterable[tuple[str, str | None]]) -> tuple[Case, ...]:
     return tuple(Case(text, want, kind) for text, want in rows)
+
+
+HESITATIONS_TUNING: tuple[Case, ...] = _cases("hesitation", [
+    ("hmm", None), ("um", None), ("mm hmm", None), ("hmm let me see", None), ("uh let me think", None),
+    ("ah", None), ("er", None)])
+"""What callers say while they think, at any menu (tuning half): it must select nothing."""
+
+HESITATIONS_HELDOUT: tuple[Case, ...] = _cases("hesitation", [
+    ("hmm hmm", None), ("erm", None), ("um well", None), ("give me a moment", None), ("uh hold on", None),
+    ("hmm okay", None), ("oh um", None)])
+"""The held-out half's hesitations."""
 
 
 # -- the banking menu ------------------------------------------------------------
@@ -190,6 +202,7 @@ BANK_TUNING: tuple[Case, ...] = (
     + _cases("near_negative", [("my account number is on the letter", None), ("I lost my keys at the park", None),
                                ("the weather report said rain", None), ("we paid for the tickets in cash", None),
                                ("the shop opens early on sundays", None)])
+    + HESITATIONS_TUNING
 )
 """Banking-menu sentences that parameters may be tuned on."""
 
@@ -220,6 +233,7 @@ BANK_HELDOUT: tuple[Case, ...] = (
     + _cases("near_negative", [("the report is due next week", None), ("I lost my umbrella on the bus", None),
                                ("the door was left open all night", None), ("we paid cash at the counter", None),
                                ("my cardigan is in the wash", None), ("open the window please", None)])
+    + HESITATIONS_HELDOUT
 )
 """Banking-menu sentences never used for tuning."""
 
@@ -257,6 +271,7 @@ ACME_TUNING: tuple[Case, ...] = (
     + _cases("negative", [("what's the weather like today", None), ("I want to order a pizza", None),
                           ("the dog barked at the mailman", None), ("hello is anybody there", None),
                           ("can you hear me", None), ("nothing thanks", None)])
+    + HESITATIONS_TUNING
 )
 """acme sentences that parameters may be tuned on."""
 
@@ -269,6 +284,7 @@ ACME_HELDOUT: tuple[Case, ...] = (
     + _cases("negative", [("I'd like to book a table", None), ("no thanks I'm fine", None),
                           ("the bus was late", None), ("is this the right place", None),
                           ("good afternoon", None)])
+    + HESITATIONS_HELDOUT
 )
 """acme sentences never used for tuning."""
 

@@ -11,7 +11,7 @@ from ivr.bench import speech as bench
 from ivr.speech.asr.adapt import ADAPT_VOICES, read_sentences
 from ivr.bench.impair import drop_packets, gsm_full_rate
 
-KINDS = {"bare", "sentence", "question", "agent", "key", "negative", "near_negative"}
+KINDS = {"bare", "sentence", "question", "agent", "key", "negative", "near_negative", "hesitation"}
 
 
 def _names(voices):

@@ -173,3 +173,14 @@ def test_a_whole_but_unsure_phrase_ends_the_turn_at_the_late_pause_and_is_confir
         assert until(c, lambda: turns(c) >= 3, 8)
         assert parts(voicefirst.app).services.driver.state(sid).node == "cards"
         c.send_stop()
+
+
+def test_a_phrase_after_a_hesitation_is_the_phrase_alone_and_ends_the_turn_early(voicefirst: Live) -> None:
+    # Callers think aloud before answering: "um, lost card" is the whole phrase "lost card" (the
+    # recogniser drops the hesitation), so the turn ends at the short pause like a bare phrase would,
+    # instead of waiting the full silence as a sentence must.
+    rec = record(voicefirst)
+    ctx = call(voicefirst, "CA" + "e6" * 16, speak("um lost card") + silence(1200))
+    assert ctx["queue"] == "cards" and ctx["transcript"][0]["text"] == "lost card", ctx["transcript"]
+    assert parts(voicefirst.app).media.stats()["early_ends"] == 1
+    assert len(rec.sessions) == 1, "the early result was the answer"

@@ -25,12 +25,16 @@ class Hypothesis:
         confidence: 0..1; backends report low values for no-match.
         backend: name of the backend that produced it (for the transcript).
         raw: backend-specific detail for debugging (free text, scores).
+        hesitation: the caller only hesitated ("hmm", "um"): no answer, and
+            certainly one no second recogniser needs to look for (it would force
+            a short phrase onto a hum: "hmm" heard as "two").
     """
 
     text: str
     confidence: float
     backend: str
     raw: str = ""
+    hesitation: bool = False
 
     @property
     def is_match(self) -> bool:

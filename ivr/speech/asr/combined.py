@@ -8,8 +8,9 @@ Whisper tiny.en hears such speech far better but costs ten times the CPU.
 So every utterance goes to the first recogniser, and only the uncertain ones
 are also decoded by the second, on the same audio:
 
-* the first is sure (a grammar phrase alone at ``sure_above`` or more): its
-  answer stands; the second never runs;
+* the first is sure (a grammar phrase alone at ``sure_above`` or more), or
+  heard only a hesitation ("hmm"): its answer stands; the second never runs
+  (asked about a hum, Whisper's phrase scoring picks a short phrase: "two");
 * otherwise the second decides; when both heard the same grammar phrases the
   answer is as sure as the surer of the two (and its words are those of the
   reading that is a phrase alone or in a caller's frame, "press one" over
@@ -121,7 +122,8 @@ class CombinedSession:
         h1 = self._first.finish()
         g = self._grammar
         t = self._owner.tuning
-        if g is None or g.digits or self._owner.is_sure(h1, g) or (not h1.text and not t.ask_on_no_match):
+        if g is None or g.digits or self._owner.is_sure(h1, g) or h1.hesitation \
+                or (not h1.text and not t.ask_on_no_match):
             return h1
         s2 = self._owner.second.start(g)
         s2.accept(bytes(self._audio))

@@ -51,7 +51,7 @@ import numpy as np
 
 from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis
-from ivr.speech.asr.sphinx_lm import corpus
+from ivr.speech.asr.sphinx_lm import HESITATIONS, corpus
 from ivr.speech.codec import PHONE_RATE, StreamResampler
 from ivr.speech.grammar import SPOKEN_DIGITS, Grammar, normalize
 from ivr.speech.models import MARKER, find_adapted
@@ -112,6 +112,7 @@ class PocketSphinxTuning:
     sentence_max_words: int = 8
     phrase_context_margin: float = 0.7
     context_min_frames: int = 40
+    hesitation_weight: int = 300
 
 
 FIRST_PASS = PocketSphinxTuning(phrase_context_margin=math.inf, sentence_min_confidence=0.05)
@@ -274,7 +275,7 @@ class PocketSphinxRecognizer:
 
     def _corpus(self, grammar: Grammar) -> list[str]:
         t = self.tuning
-        return corpus(grammar, t.phrase_weight, t.carrier_weight, t.compound_phrases)
+        return corpus(grammar, t.phrase_weight, t.carrier_weight, t.compound_phrases, t.hesitation_weight)
 
 
 class PocketSphinxSession:
@@ -370,6 +371,14 @@ def judge(words: list[Word], grammar: Grammar | None, t: PocketSphinxTuning) -> 
     sentence from sending the caller to an agent. The confidence is that of
     the phrases kept, not of the whole sentence.
     """
+    if t.hesitation_weight and grammar is not None and not grammar.digits and words:
+        # A hesitation is not part of an answer ("um balance" is the phrase alone) nor one by itself.
+        own = set(grammar.words())
+        content = [w for w in words if w.token not in HESITATIONS or w.token in own]
+        if not content:
+            said = " ".join(w.token for w in words)
+            return Hypothesis("", 0.0, "pocketsphinx", f"{said} (hesitation)", hesitation=True)
+        words = content
     tokens = [w.token for w in words]
     frames = sum(w.frames for w in words)
     score = sum(w.score * w.frames for w in words) / frames if frames else -99.0

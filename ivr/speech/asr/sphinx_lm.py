@@ -13,7 +13,10 @@ trained on a small corpus that says how callers actually speak:
   so the words around a phrase are decoded as the ordinary words they are;
 * everyday sentences and words with no phrase in them, the garbage model
   that unrelated speech decodes to (no match) instead of being forced onto
-  a phrase.
+  a phrase;
+* hesitations said alone ("hmm", "um"), as likely an utterance at a menu as
+  a phrase (``hesitation_weight``): with them only in the bag of filler
+  words, a caller's thinking "hmm" decoded to "agent" or "cards".
 
 The frames were written from the benchmark's TUNING sentences and general
 knowledge of how callers phrase a choice; none is taken from its held-out
@@ -34,12 +37,18 @@ to today up us very want was way we well were what when where which who why will
 yes yet you your morning evening night week year home work car house water food money name number
 people place phone problem question service account order pay bill send check open close find buy
 sell wait wrong sorry hear hey sure maybe never always my i'd i'll you're we're can't didn't
-press option calling called um uh er oh ah actually really first last next little long great
+press option calling called um uh er oh ah hmm mm actually really first last next little long great
 """.split())
 """Everyday words that compete with the grammar as an out-of-grammar model."""
 
+HESITATIONS: tuple[str, ...] = ("hmm", "um", "uh", "er", "ah", "mm")
+"""What callers say while they think; never an answer (the recogniser drops them from its text)."""
+
+HESITATION_SENTENCES: tuple[str, ...] = ("hmm let me see", "let me see", "uh let me think", "mm hmm")
+"""Thinking aloud without choosing anything (written from the benchmark's TUNING hesitations)."""
+
 CARRIERS: tuple[str, ...] = (
-    "_ please", "_ thanks", "_ thank you", "um _", "uh _", "yes _", "yeah _", "okay _", "oh _",
+    "_ please", "_ thanks", "_ thank you", "um _", "uh _", "hmm _", "yes _", "yeah _", "okay _", "oh _",
     "i want _", "i want to _", "i'd like _", "i'd like to _", "i'd like to _ please", "i need _",
     "i need to _", "i think _", "i'm calling about _", "i'm calling about my _", "it's about _",
     "it's about my _", "about my _", "my _", "the _", "a _", "my _ please", "can you tell me _",
@@ -68,13 +77,16 @@ DIGIT_SOUNDALIKES = frozenset(
 """Words that sound like digits and would swallow them ("one" -> "want") in a digit grammar."""
 
 
-def corpus(grammar: Grammar, phrase_weight: int, carrier_weight: int, compound: bool) -> list[str]:
+def corpus(grammar: Grammar, phrase_weight: int, carrier_weight: int, compound: bool,
+           hesitation_weight: int = 0) -> list[str]:
     """The training sentences of ``grammar``'s language model (one per line).
 
     Args:
         phrase_weight: copies of each phrase said alone.
         carrier_weight: copies of each phrase in each carrier frame (0: no frames).
         compound: each multi-word phrase is one token (``lost_card``), heard whole or not at all.
+        hesitation_weight: copies of each hesitation said alone, and of each hesitation
+            sentence (0: only the filler words).
     """
     lines: list[str] = []
     if grammar.digits:
@@ -91,5 +103,9 @@ def corpus(grammar: Grammar, phrase_weight: int, carrier_weight: int, compound: 
     own = set(grammar.words())
     phrases = grammar.phrases
     lines += [s for s in EVERYDAY_SENTENCES if not any(f" {p} " in f" {s} " for p in phrases)]
+    if hesitation_weight:
+        lines += [h for h in HESITATIONS if h not in own for _ in range(hesitation_weight)]
+        lines += [s for s in HESITATION_SENTENCES if not any(f" {p} " in f" {s} " for p in phrases)
+                  for _ in range(hesitation_weight)]
     lines += [w for w in FILLER_WORDS if w not in own]
     return lines

@@ -97,6 +97,14 @@ def test_no_match_stays_no_match_without_asking_when_configured():
     assert h.text == "" and not second.heard
 
 
+def test_a_hesitation_is_no_answer_and_the_second_recogniser_is_not_asked_to_find_one():
+    # Asked about a hum, Whisper's phrase scoring forces the shortest phrase onto it ("hmm" -> "one").
+    h, _, second = run(Hypothesis("", 0.0, "one", "hmm (hesitation)", hesitation=True), Hypothesis("one", 0.97, "two"))
+    assert h.text == "" and h.hesitation and not second.heard
+    h, _, second = run(Hypothesis("", 0.0, "one", "(-99/frame)"), Hypothesis("one", 0.97, "two"))
+    assert h.text == "one" and second.heard                      # a plain no-match still gets a second opinion
+
+
 def test_open_questions_go_to_the_second_recogniser_and_digits_to_the_first():
     h, first, second = run(Hypothesis("one", 0.9, "one"), Hypothesis("i moved house", 0.8, "two"), grammar=None)
     assert h.text == "i moved house" and not first.heard

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ivr.bench import speech as bench
 from ivr.speech.asr.pocketsphinx_backend import PocketSphinxTuning, Word, judge
-from ivr.speech.asr.sphinx_lm import CARRIERS, EVERYDAY_SENTENCES, corpus
+from ivr.speech.asr.sphinx_lm import CARRIERS, EVERYDAY_SENTENCES, HESITATION_SENTENCES, HESITATIONS, corpus
 from ivr.speech.grammar import Grammar, digits_grammar
 
 MENU = Grammar(("balance", "lost card", "agent"), "en-US")
@@ -41,7 +41,7 @@ def test_no_held_out_sentence_fed_the_language_model():
             said = normalize(case.text)
             if said in lines:
                 assert _frames_of(said, grammar.phrases) <= learnt, case.text
-    for s in EVERYDAY_SENTENCES:
+    for s in EVERYDAY_SENTENCES + HESITATION_SENTENCES:
         assert not any(f" {normalize(c.text)} " in f" {s} " for _, _, held in bench.MENUS.values() for c in held), s
 
 
@@ -59,3 +59,21 @@ def test_a_phrase_that_fits_much_worse_than_its_sentence_is_dropped():
     said = [Word("i", 21, -3.0), Word("think", 37, -2.9), Word("lost_my_card", 83, -2.4), Word("yes", 28, -2.6)]
     assert judge(near, g, t).text == ""
     assert judge(said, g, t).text == "i think lost my card yes"
+
+
+def test_hesitations_are_as_likely_as_a_phrase_alone_and_never_a_grammar_word():
+    lines = corpus(MENU, phrase_weight=10, carrier_weight=0, compound=True, hesitation_weight=10)
+    assert lines.count("hmm") == 10 + 1 and lines.count("hmm let me see") == 10   # (+1: among the filler words)
+    assert corpus(MENU, 10, 0, True).count("hmm") == 1          # off: one filler word among many
+    g = Grammar(("um", "balance"), "en-US")                     # a flow that really offers "um"
+    assert corpus(g, 10, 0, True, hesitation_weight=10).count("um") == 10   # as the phrase, not more
+
+
+def test_hesitations_are_dropped_from_the_text():
+    t = PocketSphinxTuning(hesitation_weight=100)
+    g = Grammar(("balance", "agent"), "en-US")
+    assert judge([Word("um", 20, -3.0), Word("balance", 40, -3.0)], g, t).text == "balance"
+    heard = judge([Word("hmm", 30, -2.0)], g, t)
+    assert heard.text == "" and heard.hesitation and "hmm" in heard.raw
+    assert judge([Word("mm", 10, -2.0), Word("hmm", 30, -2.0)], g, t).confidence == 0.0
+    assert set(HESITATIONS) <= set(corpus(g, 1, 0, True, hesitation_weight=1))
