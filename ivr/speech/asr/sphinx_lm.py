@@ -14,9 +14,10 @@ trained on a small corpus that says how callers actually speak:
 * everyday sentences and words with no phrase in them, the garbage model
   that unrelated speech decodes to (no match) instead of being forced onto
   a phrase;
-* hesitations said alone ("hmm", "um"), as likely an utterance at a menu as
-  a phrase (``hesitation_weight``): with them only in the bag of filler
-  words, a caller's thinking "hmm" decoded to "agent" or "cards".
+* hesitations said alone ("hmm", "um"), a common utterance at a menu
+  (``hesitation_weight``, about a third of a phrase's weight by default):
+  with them only in the bag of filler words, "um, lost card" decoded as a
+  sentence and some hums as "agent" or "two".
 
 The frames were written from the benchmark's TUNING sentences and general
 knowledge of how callers phrase a choice; none is taken from its held-out
