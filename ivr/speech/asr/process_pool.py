@@ -24,6 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Optional
@@ -31,6 +32,9 @@ from typing import Any, Optional
 from ivr.errors import SpeechError
 from ivr.speech.asr.base import Hypothesis, Recognizer
 from ivr.speech.grammar import Grammar
+
+PARENT_POLL_S = 0.5
+"""How often a worker process checks that the process that started it is still alive."""
 
 DECODE_TIMEOUT_S = 30.0
 """Longest wait for one decode in the worker (a hung worker is a no-match, then a new pool)."""
@@ -43,10 +47,30 @@ def _init_worker(backend: Optional[str], vosk_model: Optional[str], whisper_mode
                  whisper_threads: Optional[int]) -> None:
     global _WORKER, _WORKER_ERROR
     from ivr.speech.asr import get_recognizer
+    _exit_with_parent(os.getppid())
     try:
         _WORKER = get_recognizer(backend, vosk_model, whisper_model, whisper_threads)
     except Exception as exc:  # noqa: BLE001 - reported by _describe, with the backend's own fix
         _WORKER_ERROR = str(exc)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker process soon after its parent is gone, however the parent died.
+
+    Why: a server killed by SIGTERM while it warms (before gunicorn installs
+    its handlers) or by SIGKILL never shuts its pool down; the orphaned worker
+    would finish its queue of warm-ups and keep the server's stdout open, so
+    a supervisor (or ``communicate()``) waiting for that pipe to close hangs.
+    ``prctl(PR_SET_PDEATHSIG)`` is no use here: it fires when the *thread*
+    that started the worker exits, and pools are started from short-lived
+    warm-up threads.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="ivr-asr-parent-watch", daemon=True).start()
 
 
 def _describe() -> tuple[str, int, Optional[str]]:

@@ -73,3 +73,46 @@ def test_a_forked_server_worker_gets_its_own_process_warm_for_the_grammars_heard
         assert _hear(pooled, grammar, pcm) == before
     finally:
         parents.shutdown(wait=True)
+
+
+ORPHAN_SCRIPT = """
+import sys, threading, time
+from ivr.bench.speech import benchmark_menu
+from ivr.speech.asr.process_pool import ProcessRecognizer
+rec = ProcessRecognizer("pocketsphinx")
+print(" ".join(str(p) for p in rec._current()._processes), flush=True)
+grammar, _ = benchmark_menu()
+threading.Thread(target=lambda: [rec.warm(grammar) for _ in range(50)], daemon=True).start()
+time.sleep(60)
+"""
+
+
+def test_a_worker_process_ends_with_its_parent_however_the_parent_died() -> None:
+    """A server killed while it warms must not leave a decoder holding its stdout (a supervisor would hang)."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]  # type: ignore[union-attr]
+        assert workers
+        time.sleep(0.5)   # the worker is busy with the warm-up queue
+        proc.kill()
+        # The pipe closes only once every process holding it (the worker included) has exited.
+        assert proc.communicate(timeout=10)[0] == ""
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in workers)
+    finally:
+        proc.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its new parent to reap it counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
