@@ -71,14 +71,18 @@ def _free_port() -> int:
 class Server:
     """``python -m ivr serve`` in a subprocess (media streams on, dev mode)."""
 
-    def __init__(self, tmp: Path, workers: int = 1, threads: Optional[int] = None) -> None:
-        """Start it; ``threads=None`` keeps ``serve``'s own sizing, so the figures hold for the default."""
+    def __init__(self, tmp: Path, workers: int = 1, threads: Optional[int] = None,
+                 backend: Optional[str] = None) -> None:
+        """Start it; ``threads=None`` keeps ``serve``'s own sizing, so the figures hold for the default;
+        ``backend``: ``IVR_ASR_BACKEND`` for the server (None: its default choice)."""
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
         root = Path(__file__).resolve().parents[2]
         env.update(IVR_DEV="1", IVR_INSTANCE_DIR=str(tmp / "inst"), IVR_AUDIO_DIR=str(tmp / "audio"),
                    IVR_FLOWS_DIR=str(root / "flows"), IVR_SECRET_KEY="bench", IVR_MEDIA_STREAMS="1")
+        if backend:
+            env["IVR_ASR_BACKEND"] = backend
         sizing = ["--threads", str(threads)] if threads else []
         self.proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve", "--port", str(self.port),
                                       "--workers", str(workers), *sizing],
@@ -156,6 +160,7 @@ def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spre
                "reply_gap_early_ms_p95": st["reply_gap_early_ms"]["p95"],
                "caller_gap_ms_p50": heard["p50"], "caller_gap_ms_p95": heard["p95"],
                "early_ends": st.get("early_ends"), "unsure_early_ends": st.get("unsure_early_ends"),
+               "rejected_early_ends": st.get("rejected_early_ends"),
                "recognition_timeouts": st.get("recognition_timeouts"),
                "failures": sorted({o.get("error", "no reply within 8 s") for o in outs if not o.get("ok")})[:3]}
         results.append(row)
@@ -197,7 +202,8 @@ def latency(server: Server, calls: int = 20) -> dict[str, Any]:
                      "reply_gap_ms_p50": st["reply_gap_ms"]["p50"], "reply_gap_ms_p95": st["reply_gap_ms"]["p95"],
                      "reply_gap_early_ms_p95": st["reply_gap_early_ms"]["p95"],
                      "caller_gap_ms_p50": heard["p50"], "caller_gap_ms_p95": heard["p95"],
-                     "early_ends": st.get("early_ends"), "unsure_early_ends": st.get("unsure_early_ends")}
+                     "early_ends": st.get("early_ends"), "unsure_early_ends": st.get("unsure_early_ends"),
+                     "rejected_early_ends": st.get("rejected_early_ends")}
     return out
 
 

@@ -160,13 +160,18 @@ class ListenPipeline:
 
         Exactly one of the Listen's phrases: confidently, at the short pause;
         below the Listen's confidence, once the pause reached
-        :attr:`unsure_ms` (the flow will confirm it). Anything less (a partial
-        phrase, a sentence) waits for the full end-of-speech silence: the
-        caller may still be talking.
+        :attr:`unsure_ms` (the flow will confirm it); and one the recogniser
+        rejected (``Hypothesis.rejected``) at that pause too, as the no-match
+        it would still be after the full silence if the caller says no more.
+        Anything less (a partial phrase, a sentence) waits for the full
+        end-of-speech silence: the caller may still be talking.
         """
-        if hyp is None or not hyp.text or _norm(hyp.text) not in self._phrases:
+        if hyp is None:
             return False
-        return self.is_sure(hyp) or (bool(self.unsure_ms) and silence_ms >= self.unsure_ms)
+        phrase = hyp.text or hyp.rejected
+        if not phrase or _norm(phrase) not in self._phrases:
+            return False
+        return (bool(hyp.text) and self.is_sure(hyp)) or (bool(self.unsure_ms) and silence_ms >= self.unsure_ms)
 
     def is_sure(self, hyp: Optional[Hypothesis]) -> bool:
         """Whether the engine acts on ``hyp`` without confirming it (at or above the Listen's confidence)."""

@@ -37,6 +37,8 @@ class Scripted:
                 seconds = len(buf) / 16000
                 owner.sessions.append(seconds)
                 text, conf = owner.short if seconds < owner.short_below_s else owner.long
+                if conf < 0.1:   # a whole phrase fitted too poorly: rejected (a no-match)
+                    return Hypothesis("", conf, "scripted", rejected=text)
                 return Hypothesis(text, conf, "scripted")
         return Session()
 
@@ -118,3 +120,22 @@ def test_without_a_late_pause_an_unsure_phrase_waits_for_the_full_silence() -> N
     rec = Scripted(short=("balance", 0.3), short_below_s=1.4)
     hyp = recognize_pcm(words_apart(520), MENU, rec)
     assert hyp is not None and hyp.text == "lost card"
+
+
+@pytest.mark.parametrize("gap_ms,heard", [(520, ""), (300, "lost card")])
+def test_a_rejected_whole_phrase_is_a_no_match_at_the_late_pause(gap_ms: int, heard: str) -> None:
+    # Silent past the late pause after a "balance" the recogniser rejected: the no-match it would be
+    # after the full silence anyway, given then; a shorter pause, and the caller's next words decide.
+    rec = Scripted(short=("balance", 0.05), short_below_s=1.4)
+    hyp = recognize_pcm(words_apart(gap_ms), UNSURE_AT_400, rec)
+    assert hyp is not None and hyp.text == heard, (gap_ms, rec.sessions)
+    if not heard:
+        assert hyp.rejected == "balance" and len(rec.sessions) == 1
+
+
+def test_a_rejected_partial_phrase_waits_for_the_full_silence() -> None:
+    for rejected in ("balance please", "balance"):
+        listen = UNSURE_AT_400 if rejected != "balance" else dataclasses.replace(UNSURE_AT_400, unsure_end_ms=0)
+        rec = Scripted(short=(rejected, 0.05), short_below_s=1.4)
+        hyp = recognize_pcm(words_apart(520), listen, rec)
+        assert hyp is not None and hyp.text == "lost card", rejected

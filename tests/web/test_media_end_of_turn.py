@@ -34,11 +34,13 @@ WARMUP_BYTES = 8000 * 2 // 10 * 2
 class Recording:
     """Wraps the real recogniser: records the audio length of each utterance session, may slow the first.
 
-    ``confidence`` replaces the real one (an unsure answer of a voice the model fits badly).
+    ``confidence`` replaces the real one (an unsure answer of a voice the model fits badly);
+    ``reject``: the phrase heard is rejected instead (it fitted too poorly to accept at all).
     """
 
-    def __init__(self, real: Any, first_delay: float = 0.0, confidence: float | None = None) -> None:
-        self.real, self.first_delay, self.confidence = real, first_delay, confidence
+    def __init__(self, real: Any, first_delay: float = 0.0, confidence: float | None = None,
+                 reject: bool = False) -> None:
+        self.real, self.first_delay, self.confidence, self.reject = real, first_delay, confidence, reject
         self.name, self.sample_rate = real.name, real.sample_rate
         self.sessions: list[int] = []
         self.lock = threading.Lock()
@@ -65,6 +67,8 @@ class _Session:
         hyp = self.inner.finish()
         if self.owner.confidence is not None and hyp.text:
             hyp = Hypothesis(hyp.text, self.owner.confidence, hyp.backend, hyp.raw)
+        if self.owner.reject and hyp.text:
+            hyp = Hypothesis("", 0.05, hyp.backend, hyp.raw, rejected=hyp.text)
         return hyp
 
 
@@ -77,9 +81,10 @@ def voicefirst(make_app, flows_dir: Path) -> Iterator[Live]:
     lv.close()
 
 
-def record(live: Live, first_delay: float = 0.0, confidence: float | None = None) -> Recording:
+def record(live: Live, first_delay: float = 0.0, confidence: float | None = None,
+           reject: bool = False) -> Recording:
     rt = parts(live.app).media
-    rt._recognizer = Recording(rt.recognizer, first_delay, confidence)
+    rt._recognizer = Recording(rt.recognizer, first_delay, confidence, reject)
     return rt._recognizer
 
 
@@ -184,3 +189,28 @@ def test_a_phrase_after_a_hesitation_is_the_phrase_alone_and_ends_the_turn_early
     assert ctx["queue"] == "cards" and ctx["transcript"][0]["text"] == "lost card", ctx["transcript"]
     assert parts(voicefirst.app).media.stats()["early_ends"] == 1
     assert len(rec.sessions) == 1, "the early result was the answer"
+
+
+def test_a_whole_phrase_the_recogniser_rejects_is_a_no_match_at_the_late_pause(voicefirst: Live) -> None:
+    # A whole phrase decoded, but fitting the model too poorly to accept (a voice it fits badly):
+    # if the caller stays silent it is a no-match at the full silence anyway, so the re-prompt
+    # comes at the late pause, as for an unsure phrase, rather than 200 ms of dead air later.
+    rec = record(voicefirst, reject=True)
+    sid = "CA" + "e7" * 16
+    params = start_call(voicefirst, sid, flow="voicefirst")
+    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
+        c.connect(params)
+        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
+        c.send_silence(300)
+        c.send_pcm(speak("lost card") + silence(1200))
+        assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
+        stats = parts(voicefirst.app).media.stats()
+        assert stats["early_ends"] == 1 and stats["rejected_early_ends"] == 1, stats
+        assert len(rec.sessions) == 1, "the late pause used the short pause's recognition"
+        state = parts(voicefirst.app).services.driver.state(sid)
+        assert state is not None and state.node == "main" and not state.confirm   # re-prompted, nothing taken
+        assert until(c, lambda: "turn-2" in c.received.echoed_marks, 20)
+        c.send_dtmf("2")
+        assert until(c, lambda: turns(c) >= 3, 8)
+        assert parts(voicefirst.app).services.driver.state(sid).node == "cards"
+        c.send_stop()

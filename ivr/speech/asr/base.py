@@ -28,6 +28,12 @@ class Hypothesis:
         hesitation: the caller only hesitated ("hmm", "um"): no answer, and
             certainly one no second recogniser needs to look for (it would force
             a short phrase onto a hum: "hmm" heard as "two").
+        rejected: with ``text == ""``, the one grammar phrase the audio decoded
+            to but fitted too poorly to accept. No answer either, but a whole
+            one: the caller may well have finished, so the turn can end at the
+            pause that ends unsure phrases, as a no-match (VoiceXML's
+            ``completetimeout`` likewise applies to a complete match whether it
+            is then accepted or rejected), instead of after the full silence.
     """
 
     text: str
@@ -35,6 +41,7 @@ class Hypothesis:
     backend: str
     raw: str = ""
     hesitation: bool = False
+    rejected: str = ""
 
     @property
     def is_match(self) -> bool:

@@ -138,7 +138,7 @@ def combine(h1: Hypothesis, h2: Hypothesis, grammar: Grammar, name: str, unconfi
         # The second recogniser heard no grammar phrase: the first one's answer stays, but is
         # confirmed with the caller rather than acted on (unrelated speech often decodes to a
         # sentence with a phrase in it, which the second recogniser does not hear).
-        return Hypothesis(h1.text, min(h1.confidence, unconfirmed), name, raw)
+        return Hypothesis(h1.text, min(h1.confidence, unconfirmed), name, raw, rejected=h1.rejected)
     if h1.text and phrases_in(h1.text, grammar) == phrases_in(h2.text, grammar):
         # Same phrases: the words around them decide whether the engine takes the answer, and
         # each recogniser gets different ones wrong ("can one" / "press one", "press one" /

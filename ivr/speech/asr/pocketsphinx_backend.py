@@ -419,7 +419,8 @@ def judge(words: list[Word], grammar: Grammar | None, t: PocketSphinxTuning) -> 
                       and len(kept) <= t.sentence_max_words):
                 return Hypothesis("", min(conf, 0.1), "pocketsphinx", raw)
     if score < t.min_frame_score:
-        return Hypothesis("", conf, "pocketsphinx", raw)
+        whole = grammar is not None and not grammar.digits and text in grammar.phrases
+        return Hypothesis("", conf, "pocketsphinx", raw, rejected=text if whole else "")
     return Hypothesis(text, conf, "pocketsphinx", raw)
 
 

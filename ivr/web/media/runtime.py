@@ -91,7 +91,9 @@ class MediaRuntime:
         self.early_ends = 0
         """Turns ended at a pause on a whole phrase (confident at the short pause, or unsure at the late one)."""
         self.unsure_early_ends = 0
-        """Of those, the unsure ones (the flow confirms them)."""
+        """Of those, the unsure ones (the flow confirms them) and the rejected ones (a no-match)."""
+        self.rejected_early_ends = 0
+        """Of the unsure ones, those the recogniser rejected: a whole phrase that fitted too poorly (no-match)."""
         self.speculations = 0
         self.active = 0
         self.total = 0
@@ -296,7 +298,7 @@ class MediaRuntime:
                 "reply_ms": _percentiles(self.reply_ms), "reply_gap_ms": _percentiles(self.reply_gap_ms),
                 "reply_gap_early_ms": _percentiles(self.reply_gap_early_ms),
                 "early_ends": self.early_ends, "unsure_early_ends": self.unsure_early_ends,
-                "speculations": self.speculations,
+                "rejected_early_ends": self.rejected_early_ends, "speculations": self.speculations,
                 "recognition_timeouts": self.timeouts, "holds": self.holds}
 
     def reset_stats(self) -> None:
@@ -304,7 +306,8 @@ class MediaRuntime:
         self.reply_ms.clear()
         self.reply_gap_ms.clear()
         self.reply_gap_early_ms.clear()
-        self.early_ends = self.unsure_early_ends = self.speculations = self.timeouts = self.holds = 0
+        self.early_ends = self.unsure_early_ends = self.rejected_early_ends = 0
+        self.speculations = self.timeouts = self.holds = 0
 
     def close(self) -> None:
         """Stop the recognition pool and the warm-up thread (the app is closing)."""

@@ -451,6 +451,8 @@ class MediaSession:
         self.rt.early_ends += 1
         if not spec.pipe.is_sure(spec.hyp):
             self.rt.unsure_early_ends += 1
+            if spec.hyp is not None and not spec.hyp.text:
+                self.rt.rejected_early_ends += 1
         self.early = True
 
     def _check_recognition(self) -> None:

@@ -77,3 +77,14 @@ def test_hesitations_are_dropped_from_the_text():
     assert heard.text == "" and heard.hesitation and "hmm" in heard.raw
     assert judge([Word("mm", 10, -2.0), Word("hmm", 30, -2.0)], g, t).confidence == 0.0
     assert set(HESITATIONS) <= set(corpus(g, 1, 0, True, hesitation_weight=1))
+
+
+def test_a_whole_phrase_below_the_score_floor_is_rejected_and_says_which():
+    t = PocketSphinxTuning()
+    g = Grammar(("balance", "lost card"), "en-US")
+    poor = judge([Word("balance", 40, t.min_frame_score - 0.5)], g, t)
+    assert poor.text == "" and poor.rejected == "balance"
+    assert judge([Word("balance", 40, t.min_frame_score + 0.5)], g, t).rejected == ""
+    # A sentence that fits badly is no whole phrase: nothing says the caller has finished.
+    sentence = judge([Word("i", 20, -7.0), Word("want", 20, -7.0), Word("balance", 40, -7.2)], g, t)
+    assert sentence.text == "" and sentence.rejected == ""
