@@ -155,29 +155,36 @@ def test_an_early_result_still_running_at_the_end_of_speech_decides_the_turn(voi
     assert parts(voicefirst.app).media.stats()["early_ends"] == 1
 
 
-def test_a_whole_but_unsure_phrase_ends_the_turn_at_the_late_pause_and_is_confirmed(voicefirst: Live) -> None:
-    # Heard right but below the flow's confidence (0.5): not at the short pause, yet the caller is not
-    # kept waiting for the full silence either. The turn ends at the late pause (400 ms) on the short
-    # pause's recognition, and the flow asks "Did you say cards?"; the caller presses 1 (yes).
-    rec = record(voicefirst, confidence=0.3)
-    sid = "CA" + "e5" * 16
-    params = start_call(voicefirst, sid, flow="voicefirst")
-    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
+def late_pause_call(live: Live, sid: str, rec: Recording, key: str) -> dict[str, Any]:
+    """Say "lost card" once the menu has played; at the first reply, the media stats and the call's
+    state (checking the late pause used the short pause's recognition); then press ``key``, which
+    must lead to ``cards``."""
+    params = start_call(live, sid, flow="voicefirst")
+    with MediaStreamClient(live.url, speed=1.0, call_sid=sid, timeout=20) as c:
         c.connect(params)
         assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
         c.send_silence(300)
         c.send_pcm(speak("lost card") + silence(1200))
         assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
-        stats = parts(voicefirst.app).media.stats()
-        assert stats["early_ends"] == 1 and stats["unsure_early_ends"] == 1, stats
+        seen = {"stats": parts(live.app).media.stats(), "state": parts(live.app).services.driver.state(sid)}
         assert len(rec.sessions) == 1, "the late pause used the short pause's recognition"
-        state = parts(voicefirst.app).services.driver.state(sid)
-        assert state is not None and state.node == "main" and (state.confirm or {}).get("phrase") == "cards"
         assert until(c, lambda: "turn-2" in c.received.echoed_marks, 20)
-        c.send_dtmf("1")                                   # yes
+        c.send_dtmf(key)
         assert until(c, lambda: turns(c) >= 3, 8)
-        assert parts(voicefirst.app).services.driver.state(sid).node == "cards"
+        assert parts(live.app).services.driver.state(sid).node == "cards"
         c.send_stop()
+    return seen
+
+
+def test_a_whole_but_unsure_phrase_ends_the_turn_at_the_late_pause_and_is_confirmed(voicefirst: Live) -> None:
+    # Heard right but below the flow's confidence (0.5): not at the short pause, yet the caller is not
+    # kept waiting for the full silence either. The turn ends at the late pause (400 ms) on the short
+    # pause's recognition, and the flow asks "Did you say cards?"; the caller presses 1 (yes).
+    rec = record(voicefirst, confidence=0.3)
+    seen = late_pause_call(voicefirst, "CA" + "e5" * 16, rec, "1")
+    stats, state = seen["stats"], seen["state"]
+    assert stats["early_ends"] == 1 and stats["unsure_early_ends"] == 1, stats
+    assert state is not None and state.node == "main" and (state.confirm or {}).get("phrase") == "cards"
 
 
 def test_a_phrase_after_a_hesitation_is_the_phrase_alone_and_ends_the_turn_early(voicefirst: Live) -> None:
@@ -196,21 +203,7 @@ def test_a_whole_phrase_the_recogniser_rejects_is_a_no_match_at_the_late_pause(v
     # if the caller stays silent it is a no-match at the full silence anyway, so the re-prompt
     # comes at the late pause, as for an unsure phrase, rather than 200 ms of dead air later.
     rec = record(voicefirst, reject=True)
-    sid = "CA" + "e7" * 16
-    params = start_call(voicefirst, sid, flow="voicefirst")
-    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
-        c.connect(params)
-        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
-        c.send_silence(300)
-        c.send_pcm(speak("lost card") + silence(1200))
-        assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
-        stats = parts(voicefirst.app).media.stats()
-        assert stats["early_ends"] == 1 and stats["rejected_early_ends"] == 1, stats
-        assert len(rec.sessions) == 1, "the late pause used the short pause's recognition"
-        state = parts(voicefirst.app).services.driver.state(sid)
-        assert state is not None and state.node == "main" and not state.confirm   # re-prompted, nothing taken
-        assert until(c, lambda: "turn-2" in c.received.echoed_marks, 20)
-        c.send_dtmf("2")
-        assert until(c, lambda: turns(c) >= 3, 8)
-        assert parts(voicefirst.app).services.driver.state(sid).node == "cards"
-        c.send_stop()
+    seen = late_pause_call(voicefirst, "CA" + "e7" * 16, rec, "2")
+    stats, state = seen["stats"], seen["state"]
+    assert stats["early_ends"] == 1 and stats["rejected_early_ends"] == 1, stats
+    assert state is not None and state.node == "main" and not state.confirm   # re-prompted, nothing taken
