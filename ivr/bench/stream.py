@@ -160,7 +160,7 @@ def ramp(server: Server, levels: tuple[int, ...], limit_ms: float = 1000.0, spre
                "reply_gap_early_ms_p95": st["reply_gap_early_ms"]["p95"],
                "caller_gap_ms_p50": heard["p50"], "caller_gap_ms_p95": heard["p95"],
                "early_ends": st.get("early_ends"), "unsure_early_ends": st.get("unsure_early_ends"),
-               "rejected_early_ends": st.get("rejected_early_ends"),
+               "rejected_early_ends": st.get("rejected_early_ends"), "hesitations": st.get("hesitations"),
                "recognition_timeouts": st.get("recognition_timeouts"),
                "failures": sorted({o.get("error", "no reply within 8 s") for o in outs if not o.get("ok")})[:3]}
         results.append(row)
@@ -203,7 +203,7 @@ def latency(server: Server, calls: int = 20) -> dict[str, Any]:
                      "reply_gap_early_ms_p95": st["reply_gap_early_ms"]["p95"],
                      "caller_gap_ms_p50": heard["p50"], "caller_gap_ms_p95": heard["p95"],
                      "early_ends": st.get("early_ends"), "unsure_early_ends": st.get("unsure_early_ends"),
-                     "rejected_early_ends": st.get("rejected_early_ends")}
+                     "rejected_early_ends": st.get("rejected_early_ends"), "hesitations": st.get("hesitations")}
     return out
 
 

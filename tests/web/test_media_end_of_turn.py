@@ -207,3 +207,59 @@ def test_a_whole_phrase_the_recogniser_rejects_is_a_no_match_at_the_late_pause(v
     stats, state = seen["stats"], seen["state"]
     assert stats["early_ends"] == 1 and stats["rejected_early_ends"] == 1, stats
     assert state is not None and state.node == "main" and not state.confirm   # re-prompted, nothing taken
+
+
+def test_a_hesitation_alone_is_no_answer_and_the_menu_listens_on(voicefirst: Live) -> None:
+    # "um", then a pause long enough to end the utterance, then the answer: the "um" is neither an
+    # answer nor a no-match (no "Sorry, I didn't get that" over the answer the caller is forming);
+    # the menu listens on and "lost card" is this turn's answer.
+    rec = record(voicefirst)
+    sid = "CA" + "e8" * 16
+    params = start_call(voicefirst, sid, flow="voicefirst")
+    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
+        c.connect(params)
+        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
+        c.send_silence(300)
+        c.send_pcm(speak("um") + silence(1500))
+        assert turns(c) == 1 and len(rec.sessions) == 1, "the hesitation was recognised, and not re-prompted"
+        c.send_pcm(bare("lost card") + silence(1200))
+        assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
+        assert turns(c) == 2
+        assert parts(voicefirst.app).services.driver.state(sid).node == "cards"
+        assert parts(voicefirst.app).media.stats()["hesitations"] == 1
+        c.send_stop()
+
+
+def test_what_the_caller_says_while_a_hesitation_is_recognised_is_heard(voicefirst: Live) -> None:
+    # The caller goes on to "lost card" straight after "um", while the "um" is still being recognised
+    # (slowly, here): those frames are not dropped but fed to the Listen that goes on.
+    record(voicefirst, first_delay=1.5)
+    sid = "CA" + "ea" * 16
+    params = start_call(voicefirst, sid, flow="voicefirst")
+    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
+        c.connect(params)
+        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
+        c.send_silence(300)
+        c.send_pcm(speak("um") + silence(700) + bare("lost card") + silence(1200))
+        assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
+        assert parts(voicefirst.app).services.driver.state(sid).node == "cards"
+        assert parts(voicefirst.app).media.stats()["hesitations"] == 1
+        c.send_stop()
+
+
+def test_a_caller_who_only_hesitates_is_re_prompted_after_two_hesitations(voicefirst: Live) -> None:
+    record(voicefirst)
+    sid = "CA" + "e9" * 16
+    params = start_call(voicefirst, sid, flow="voicefirst")
+    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
+        c.connect(params)
+        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
+        c.send_silence(300)
+        c.send_pcm(speak("um") + silence(1500) + speak("um") + silence(1500))
+        assert turns(c) == 1, "a hesitation is not re-prompted"
+        c.send_pcm(speak("um") + silence(300))
+        assert until(c, lambda: turns(c) >= 2, 8), "the third hesitation is a no-match"
+        assert parts(voicefirst.app).media.stats()["hesitations"] == 2
+        state = parts(voicefirst.app).services.driver.state(sid)
+        assert state is not None and state.node == "main"
+        c.send_stop()

@@ -94,6 +94,8 @@ class MediaRuntime:
         """Of those, the unsure ones (the flow confirms them) and the rejected ones (a no-match)."""
         self.rejected_early_ends = 0
         """Of the unsure ones, those the recogniser rejected: a whole phrase that fitted too poorly (no-match)."""
+        self.hesitations = 0
+        """Utterances that were only a hesitation ("um"): the turn listened on instead of re-prompting."""
         self.speculations = 0
         self.active = 0
         self.total = 0
@@ -299,6 +301,7 @@ class MediaRuntime:
                 "reply_gap_early_ms": _percentiles(self.reply_gap_early_ms),
                 "early_ends": self.early_ends, "unsure_early_ends": self.unsure_early_ends,
                 "rejected_early_ends": self.rejected_early_ends, "speculations": self.speculations,
+                "hesitations": self.hesitations,
                 "recognition_timeouts": self.timeouts, "holds": self.holds}
 
     def reset_stats(self) -> None:
@@ -307,7 +310,7 @@ class MediaRuntime:
         self.reply_gap_ms.clear()
         self.reply_gap_early_ms.clear()
         self.early_ends = self.unsure_early_ends = self.rejected_early_ends = 0
-        self.speculations = self.timeouts = self.holds = 0
+        self.speculations = self.timeouts = self.holds = self.hesitations = 0
 
     def close(self) -> None:
         """Stop the recognition pool and the warm-up thread (the app is closing)."""

@@ -34,9 +34,13 @@ FRAMES_PER_SECOND = 50
 FRAMES_PER_MESSAGE = 10
 """Outbound prompt audio per ``media`` message (200 ms)."""
 END_MARK_GRACE_S = 5.0
+"""After the last prompt of a call should have played, close the stream anyway."""
 HOLD_REPEAT_S = 5.0
 """Seconds between holding phrases while a slow turn (a hook) keeps running."""
-"""After the last prompt of a call should have played, close the stream anyway."""
+MAX_HESITATIONS = 2
+"""Hesitations alone ("um") one turn listens on through; the next is a no-match (the caller is re-prompted)."""
+HEARD_MEANWHILE_FRAMES = 5 * FRAMES_PER_SECOND
+"""Caller audio kept while an utterance is recognised, for the Listen to go on with if it was only "um"."""
 
 
 def media_extra(state: CallState) -> dict[str, Any]:
@@ -106,6 +110,10 @@ class MediaSession:
         self.last_key_frame = 0
         self.recognizing = False
         self.recognize_deadline: Optional[float] = None
+        self.heard_meanwhile: list[bytes] = []
+        """Frames that arrived while an utterance was being recognised (fed on if it was only "um")."""
+        self.hesitations = 0
+        """Hesitations alone ("um") this turn listened on through."""
         self.held_keys: list[str] = []
         """Keys pressed while an utterance is being recognised: delivered, in order, after its event."""
         self.spec: Optional[_Speculation] = None
@@ -193,6 +201,8 @@ class MediaSession:
         self.digits = ""
         self.recognizing = False
         self.recognize_deadline = None
+        self.heard_meanwhile = []
+        self.hesitations = 0
         self.spec = None
         n = self.turn_no
         listen = turn.listen
@@ -287,32 +297,41 @@ class MediaSession:
             if listen is None:
                 return
             if self.recognizing:
+                if len(self.heard_meanwhile) < HEARD_MEANWHILE_FRAMES:
+                    self.heard_meanwhile.append(payload)
                 self._check_recognition()
                 return
             pipe = self.pipeline
-            playing = self.timer_start is None
-            if pipe is not None and self.pre_mark is None and (listen.barge_in or not playing):
-                for ev in pipe.feed(ulaw_to_pcm16(payload)):
-                    if isinstance(ev, SpeechStarted) and playing and listen.barge_in:
-                        self._send(MS.clear_message(self.stream_sid))
-                    elif isinstance(ev, SpeechPaused):
-                        spec = self.spec
-                        if (spec is not None and spec.pipe is pipe and spec.seq == self.listen_seq
-                                and spec.paused.voiced_seq == ev.voiced_seq):
-                            self._paused_longer(spec, ev)
-                        else:
-                            self._speculate(pipe, ev)
-                        if self.recognizing or self.pipeline is not pipe:
-                            return  # the late pause ended the turn
-                    elif isinstance(ev, SpeechEnded):
-                        self._recognize(pipe)
-                        return
+            if pipe is not None and self._hear(listen, pipe, payload):
+                return
             if self.digits:
                 if self.frames - self.last_key_frame >= listen.digit_timeout * FRAMES_PER_SECOND:
                     self._digits_done()
             elif (self.timer_start is not None and not (pipe is not None and pipe.in_speech)
                   and self.frames - self.timer_start >= listen.timeout * FRAMES_PER_SECOND):
                 self._feed(E.NoInput(at=self._now()))
+
+    def _hear(self, listen: A.Listen, pipe: ListenPipeline, payload: bytes) -> bool:
+        """One inbound frame through the VAD; True when it ended (or began ending) the utterance."""
+        playing = self.timer_start is None
+        if self.pre_mark is not None or not (listen.barge_in or not playing):
+            return False
+        for ev in pipe.feed(ulaw_to_pcm16(payload)):
+            if isinstance(ev, SpeechStarted) and playing and listen.barge_in:
+                self._send(MS.clear_message(self.stream_sid))
+            elif isinstance(ev, SpeechPaused):
+                spec = self.spec
+                if (spec is not None and spec.pipe is pipe and spec.seq == self.listen_seq
+                        and spec.paused.voiced_seq == ev.voiced_seq):
+                    self._paused_longer(spec, ev)
+                else:
+                    self._speculate(pipe, ev)
+                if self.recognizing or self.pipeline is not pipe:
+                    return True  # the late pause ended the turn
+            elif isinstance(ev, SpeechEnded):
+                self._recognize(pipe)
+                return True
+        return False
 
     def on_dtmf(self, digit: str) -> None:
         with self.lock:
@@ -380,6 +399,7 @@ class MediaSession:
         """
         self.recognizing = True
         self.recognize_deadline = time.monotonic() + self.rt.recognition_timeout_s
+        self.heard_meanwhile = []
         seq = self.listen_seq
         spec = self.spec
         if spec is not None and spec.pipe is pipe and spec.seq == seq and pipe.still_paused(spec.paused):
@@ -481,6 +501,10 @@ class MediaSession:
                 return
             self.recognizing = False
             self.recognize_deadline = None
+            if (hyp is not None and hyp.hesitation and pipe is not None and self.listen is not None
+                    and self.hesitations < MAX_HESITATIONS):
+                self._listen_on()
+                return
             self.reply_from = pipe.ended_at if pipe is not None else None
             self.gap_from = pipe.last_voiced_at if pipe is not None else None
             event: E.Event = (E.SpeechRecognized(hyp.text, hyp.confidence, at=self._now(), backend=hyp.backend)
@@ -496,6 +520,37 @@ class MediaSession:
                 self.on_dtmf(digit)
         if self.driver.voice_auth is not None and not self.closed:
             quietly(lambda: self.rt.pool.submit(self._passive_auth))
+
+    def _listen_on(self) -> None:
+        """The caller only hesitated ("um"): no answer and no re-prompt; listen on, as if they had not spoken.
+
+        Why: a caller who thinks aloud before choosing is about to answer; a
+        "Sorry, I didn't get that" would talk over the answer they are
+        forming and cost them an attempt. The Listen goes on with a fresh
+        recogniser session (fed what the caller said while "um" was being
+        recognised) and its no-input timer starts again from now, since the
+        caller has shown they are there. After :data:`MAX_HESITATIONS` in
+        one turn the next one is the no-match it always was.
+        """
+        assert self.listen is not None
+        self.hesitations += 1
+        self.rt.hesitations += 1
+        self.listen_seq += 1   # whatever the old pipeline still has in flight is stale
+        self.spec = None
+        self.early = False
+        if self.timer_start is not None:
+            self.timer_start = self.frames
+        log.info("call %s: the caller hesitated at %s; listening on", self.call_id, self.listen.node)
+        listen = self.listen
+        self.pipeline = new = ListenPipeline(listen, self.rt.recognizer, self.language, detector=self.detector,
+                                             start_lock=self.rt.start_lock)
+        heard, self.heard_meanwhile = self.heard_meanwhile, []
+        for payload in heard:
+            if self.recognizing or self.pipeline is not new or self._hear(listen, new, payload):
+                break
+        keys, self.held_keys = self.held_keys, []
+        for digit in keys:
+            self.on_dtmf(digit)
 
     def _passive_auth(self) -> None:
         """After an utterance, off the media loop: a voice decision once enough speech was heard.
