@@ -337,6 +337,8 @@ class WhisperRecognizer:
         text = _unrepeat(normalize(d.text))
         if not text or (d.no_speech_prob > t.no_speech_threshold and d.avg_logprob < t.logprob_threshold):
             return Hypothesis("", 0.0, self.name, raw)
+        if is_hesitation(text):
+            return Hypothesis("", 0.0, self.name, raw + " (hesitation)", hesitation=True)
         return Hypothesis(text, _clip(math.exp(d.avg_logprob) * (1.0 - d.no_speech_prob)), self.name, raw)
 
     def decide(self, pcm16_8k: bytes, grammar: Grammar) -> Hypothesis:
@@ -352,6 +354,10 @@ class WhisperRecognizer:
         raw = f"{d.text} (logprob {d.avg_logprob:.2f}, no-speech {d.no_speech_prob:.2f})"
         if not free or (d.no_speech_prob > t.no_speech_threshold and d.avg_logprob < t.logprob_threshold):
             return Hypothesis("", 0.0, self.name, raw)
+        if is_hesitation(free):
+            # Whisper wrote down a hesitation ("Um.", "Hmm..."): the caller is thinking, not choosing.
+            # Forcing the phrases onto it picks a short one ("um" -> "one", "hmm" -> "two").
+            return Hypothesis("", 0.0, self.name, raw + " (hesitation)", hesitation=True)
         def sure(mid: float) -> float:
             return _clip((1.0 - d.no_speech_prob) / (
                 1.0 + math.exp(-(d.avg_logprob - mid) * t.free_confidence_slope)))
@@ -464,6 +470,17 @@ class WhisperSession:
         if g is None or not g.phrases:
             return self._owner.transcribe(pcm, g.language if g is not None else "en")
         return self._owner.decide(pcm, g)
+
+
+_HESITATION_WORD = re.compile(r"^(?:h*m+|h+m*|u+m+|u+h+|e+r+|a+h+)$")
+"""How Whisper spells the hesitations callers make (sphinx_lm.HESITATIONS: "hmm", "um", "uh", "er",
+"ah", "mm"), with its variable letter counts ("hmmm", "umm", "mmm")."""
+
+
+def is_hesitation(text: str) -> bool:
+    """Whether normalised ``text`` is nothing but hesitations ("um", "hmm hmm"): no answer at all."""
+    words = text.split()
+    return bool(words) and all(_HESITATION_WORD.match(w) for w in words)
 
 
 def _unrepeat(text: str) -> str:

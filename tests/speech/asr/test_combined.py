@@ -105,6 +105,12 @@ def test_a_hesitation_is_no_answer_and_the_second_recogniser_is_not_asked_to_fin
     assert h.text == "one" and second.heard                      # a plain no-match still gets a second opinion
 
 
+def test_a_hesitation_the_second_recogniser_heard_is_no_answer():
+    # pocketsphinx decoded a hum as an unsure "one"; Whisper wrote "Um.": the caller only hesitated.
+    h, _, second = run(Hypothesis("one", 0.3, "one"), Hypothesis("", 0.0, "two", "Um. (hesitation)", hesitation=True))
+    assert second.heard and h.text == "" and h.hesitation
+
+
 def test_open_questions_go_to_the_second_recogniser_and_digits_to_the_first():
     h, first, second = run(Hypothesis("one", 0.9, "one"), Hypothesis("i moved house", 0.8, "two"), grammar=None)
     assert h.text == "i moved house" and not first.heard

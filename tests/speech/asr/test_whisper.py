@@ -77,6 +77,21 @@ def test_silence_and_no_audio_are_no_match(whisper):
     assert run(whisper, b"\x00\x00" * 8000, MENU).text == ""
 
 
+@pytest.mark.parametrize("said,voice", [("um", "flite:slt"), ("uh", "flite:slt"), ("hmm", "espeak:en-us")])
+def test_a_hesitation_is_no_answer_not_the_phrase_forced_onto_it(whisper, said, voice):
+    # Whisper writes "Um." / "Uh..." for these; scoring the menu's phrases against it would pick a short
+    # one ("one", "two"). Nor is it a no-match: the transport listens on after a hesitation.
+    for grammar in (MENU, None):
+        hyp = run(whisper, synthesize(said, voice, lead_ms=200, trail_ms=100), grammar)
+        assert hyp.text == "" and hyp.hesitation, hyp.raw
+
+
+def test_what_counts_as_a_hesitation():
+    from ivr.speech.asr.whisper_backend import is_hesitation
+    assert all(is_hesitation(t) for t in ("um", "hmm", "hmmm hmm", "uh", "er", "ah", "mm", "umm"))
+    assert not any(is_hesitation(t) for t in ("", "um balance", "one", "oh", "home", "hum", "arm"))
+
+
 def test_score_phrases_ranks_the_said_phrase_first(whisper):
     scores = whisper.score_phrases(say("opening hours", "flite:awb"), ["lost card", "opening hours", "agent"])
     assert [p for p, _ in scores][0] == "opening hours"
