@@ -11,7 +11,8 @@ are also decoded by the second, on the same audio:
 * the first is sure (a grammar phrase alone at ``sure_above`` or more), or
   heard only a hesitation ("hmm"): its answer stands; the second never runs
   (asked about a hum, Whisper's phrase scoring picks a short phrase: "two");
-* the second heard only a hesitation (it wrote "Um."): no answer either;
+* the second heard only a hesitation (it wrote "Um.") and the first no
+  phrase: no answer either;
 * otherwise the second decides; when both heard the same grammar phrases the
   answer is as sure as the surer of the two (and its words are those of the
   reading that is a phrase alone or in a caller's frame, "press one" over
@@ -135,9 +136,10 @@ class CombinedSession:
 def combine(h1: Hypothesis, h2: Hypothesis, grammar: Grammar, name: str, unconfirmed: float = 0.4) -> Hypothesis:
     """The decision once both recognisers have spoken (see the module notes)."""
     raw = f"[1] {h1.raw} [2] {h2.raw}"
-    if h2.hesitation:
-        # The second recogniser heard only a hesitation where the first heard something unsure:
-        # no answer (the caller is thinking; a streamed call listens on).
+    if h2.hesitation and not h1.text:
+        # Neither heard a phrase and the second heard a hesitation: no answer (the caller is
+        # thinking; a streamed call listens on). A phrase the first heard is kept and confirmed,
+        # as when the second hears nothing (below).
         return Hypothesis("", 0.0, name, raw, hesitation=True)
     if not h2.text:
         # The second recogniser heard no grammar phrase: the first one's answer stays, but is

@@ -22,6 +22,10 @@ Two modes, chosen by the grammar:
   spelled differently ("Cards." for "cards") fits almost as well as the
   free text, while unrelated speech fits every phrase far worse.
 
+In both modes a decode that is only a hesitation ("Um.", "Hmm...") is no
+answer (``Hypothesis.hesitation``): scored against the phrases, a hum takes
+the shortest one ("one", "two").
+
 Whisper runs its encoder on a 30 s window (3000 feature frames) however
 short the speech, and that was the main CPU cost: ~390 ms per utterance on
 one thread of this box. CTranslate2 accepts a shorter window, and menu

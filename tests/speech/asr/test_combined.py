@@ -106,9 +106,13 @@ def test_a_hesitation_is_no_answer_and_the_second_recogniser_is_not_asked_to_fin
 
 
 def test_a_hesitation_the_second_recogniser_heard_is_no_answer():
-    # pocketsphinx decoded a hum as an unsure "one"; Whisper wrote "Um.": the caller only hesitated.
-    h, _, second = run(Hypothesis("one", 0.3, "one"), Hypothesis("", 0.0, "two", "Um. (hesitation)", hesitation=True))
+    # pocketsphinx decoded a hum as everyday words; Whisper wrote "Um.": the caller only hesitated.
+    um = Hypothesis("", 0.0, "two", "Um. (hesitation)", hesitation=True)
+    h, _, second = run(Hypothesis("", 0.1, "one", "also (-2.77/frame)"), um)
     assert second.heard and h.text == "" and h.hesitation
+    # A phrase the first heard is not thrown away on the second's "uh, uh": it is confirmed.
+    h, _, _ = run(Hypothesis("balance", 0.3, "one"), um)
+    assert h.text == "balance" and h.confidence < 0.5 and not h.hesitation
 
 
 def test_open_questions_go_to_the_second_recogniser_and_digits_to_the_first():
