@@ -12,6 +12,7 @@ words, as Twilio does.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -88,13 +89,20 @@ def record(live: Live, first_delay: float = 0.0, confidence: float | None = None
     return rt._recognizer
 
 
-def call(live: Live, sid: str, pcm: bytes) -> dict[str, Any]:
-    """Speak ``pcm`` once the menu has played, press 1 in the node the answer leads to; the context packet."""
+@contextlib.contextmanager
+def menu_played(live: Live, sid: str) -> Iterator[MediaStreamClient]:
+    """A real-time call of the voicefirst flow, its menu played out and 300 ms of silence after it."""
     params = start_call(live, sid, flow="voicefirst")
     with MediaStreamClient(live.url, speed=1.0, call_sid=sid, timeout=20) as c:
         c.connect(params)
         assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
         c.send_silence(300)
+        yield c
+
+
+def call(live: Live, sid: str, pcm: bytes) -> dict[str, Any]:
+    """Speak ``pcm`` once the menu has played, press 1 in the node the answer leads to; the context packet."""
+    with menu_played(live, sid) as c:
         c.send_pcm(pcm)
         assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
         assert until(c, lambda: "turn-2" in c.received.echoed_marks, 20)
@@ -159,11 +167,7 @@ def late_pause_call(live: Live, sid: str, rec: Recording, key: str) -> dict[str,
     """Say "lost card" once the menu has played; at the first reply, the media stats and the call's
     state (checking the late pause used the short pause's recognition); then press ``key``, which
     must lead to ``cards``."""
-    params = start_call(live, sid, flow="voicefirst")
-    with MediaStreamClient(live.url, speed=1.0, call_sid=sid, timeout=20) as c:
-        c.connect(params)
-        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
-        c.send_silence(300)
+    with menu_played(live, sid) as c:
         c.send_pcm(speak("lost card") + silence(1200))
         assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
         seen = {"stats": parts(live.app).media.stats(), "state": parts(live.app).services.driver.state(sid)}
@@ -215,11 +219,7 @@ def test_a_hesitation_alone_is_no_answer_and_the_menu_listens_on(voicefirst: Liv
     # the menu listens on and "lost card" is this turn's answer.
     rec = record(voicefirst)
     sid = "CA" + "e8" * 16
-    params = start_call(voicefirst, sid, flow="voicefirst")
-    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
-        c.connect(params)
-        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
-        c.send_silence(300)
+    with menu_played(voicefirst, sid) as c:
         c.send_pcm(speak("um") + silence(1500))
         assert turns(c) == 1 and len(rec.sessions) == 1, "the hesitation was recognised, and not re-prompted"
         c.send_pcm(bare("lost card") + silence(1200))
@@ -235,11 +235,7 @@ def test_what_the_caller_says_while_a_hesitation_is_recognised_is_heard(voicefir
     # (slowly, here): those frames are not dropped but fed to the Listen that goes on.
     record(voicefirst, first_delay=1.5)
     sid = "CA" + "ea" * 16
-    params = start_call(voicefirst, sid, flow="voicefirst")
-    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
-        c.connect(params)
-        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
-        c.send_silence(300)
+    with menu_played(voicefirst, sid) as c:
         c.send_pcm(speak("um") + silence(700) + bare("lost card") + silence(1200))
         assert until(c, lambda: turns(c) >= 2, 8), "the spoken answer got no reply"
         assert parts(voicefirst.app).services.driver.state(sid).node == "cards"
@@ -250,11 +246,7 @@ def test_what_the_caller_says_while_a_hesitation_is_recognised_is_heard(voicefir
 def test_a_caller_who_only_hesitates_is_re_prompted_after_two_hesitations(voicefirst: Live) -> None:
     record(voicefirst)
     sid = "CA" + "e9" * 16
-    params = start_call(voicefirst, sid, flow="voicefirst")
-    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
-        c.connect(params)
-        assert until(c, lambda: "turn-1" in c.received.echoed_marks, 20)
-        c.send_silence(300)
+    with menu_played(voicefirst, sid) as c:
         c.send_pcm(speak("um") + silence(1500) + speak("um") + silence(1500))
         assert turns(c) == 1, "a hesitation is not re-prompted"
         c.send_pcm(speak("um") + silence(300))
