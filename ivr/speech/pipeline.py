@@ -18,12 +18,16 @@ from ivr.speech.codec import PHONE_RATE, read_wav
 from ivr.speech.grammar import SPOKEN_DIGITS, Grammar
 from ivr.speech.vad import EndpointDetector, SpeechEnded, SpeechPaused, VadConfig, VadEvent
 
-__all__ = ["ListenPipeline", "grammar_for", "end_of_speech_ms", "complete_end_ms", "unsure_end_ms",
-           "recognize_pcm", "recognize_wav"]
+__all__ = ["MAX_HESITATIONS", "ListenPipeline", "grammar_for", "end_of_speech_ms", "complete_end_ms",
+           "unsure_end_ms", "recognize_pcm", "recognize_wav"]
 
 MAX_END_OF_SPEECH_MS = 3000
 MIN_END_OF_SPEECH_MS = 200
 MIN_COMPLETE_END_MS = 100
+
+MAX_HESITATIONS = 2
+"""Hesitations alone ("um") one turn listens on through, on the line and in ``say_audio``; the next
+one is a no-match (the caller is re-prompted)."""
 
 
 def grammar_for(listen: Any, language: str = "en-US") -> Optional[Grammar]:
@@ -216,12 +220,32 @@ class ListenPipeline:
 
 def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str = "en-US",
                   on_voiced_frame: Optional[Callable[[bytes], None]] = None) -> Optional[Hypothesis]:
-    """A whole recording through the live path (20 ms frames, VAD, one session); None: no speech."""
+    """A whole recording through the live path (20 ms frames, VAD, one session); None: no speech.
+
+    As on the line, a hesitation alone ("um") is no answer and the Listen goes
+    on: the recording's next utterance answers, up to :data:`MAX_HESITATIONS`
+    of them (the next one is the no-match); nothing after them is no speech.
+    """
+    start = 0
+    for _ in range(MAX_HESITATIONS):
+        hyp, used = _utterance(pcm[start:], listen, recognizer, language, on_voiced_frame)
+        if hyp is None or not hyp.hesitation:
+            return hyp
+        start += used
+        if start >= len(pcm):
+            return None
+    return _utterance(pcm[start:], listen, recognizer, language, on_voiced_frame)[0]
+
+
+def _utterance(pcm: bytes, listen: Any, recognizer: Recognizer, language: str,
+               on_voiced_frame: Optional[Callable[[bytes], None]]) -> tuple[Optional[Hypothesis], int]:
+    """The first utterance of ``pcm`` and how many of its bytes the turn heard until it ended."""
     pipe = ListenPipeline(listen, recognizer, language, on_voiced_frame=on_voiced_frame)
     frame = PHONE_RATE * 20 // 1000 * 2
     tail = b"\x00\x00" * (PHONE_RATE * (end_of_speech_ms(listen) + 200) // 1000)
     audio = pcm + tail
     early: Optional[tuple[SpeechPaused, Hypothesis]] = None
+    used = len(pcm)
     for i in range(0, len(audio), frame):
         for ev in pipe.feed(audio[i:i + frame]):
             if isinstance(ev, SpeechPaused):
@@ -234,16 +258,17 @@ def recognize_pcm(pcm: bytes, listen: Any, recognizer: Recognizer, language: str
                     early = (ev, hyp)
                 if pipe.is_complete(hyp, ev.silence_ms):
                     pipe.end_early(ev)
-                    return hyp
+                    return hyp, min(len(pcm), i + frame)
         if pipe.ended is not None:
+            used = min(len(pcm), i + frame)
             break
     if pipe.ended is not None and early is not None and pipe.still_paused(early[0]):
-        return early[1]  # silent since the pause: its recognition is the answer, as on the line
+        return early[1], used  # silent since the pause: its recognition is the answer, as on the line
     if pipe.ended is None:
         pipe.flush()
     if pipe.ended is None:
-        return None
-    return pipe.recognize()
+        return None, used
+    return pipe.recognize(), used
 
 
 def recognize_wav(path: str | Path, listen: Any, recognizer: Recognizer, language: str = "en-US",

@@ -33,6 +33,25 @@ def test_say_audio_scripts_in_process(tmp_path: Path, run_ivr_sim) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_say_audio_listens_on_through_a_hesitation_as_the_line_does(tmp_path: Path, run_ivr_sim) -> None:
+    # "um", a pause that ends the utterance, then the answer: the script reaches cards in one turn,
+    # as a streamed call does; "um" alone is no answer, and nothing after it is no input.
+    um = synthesize("um", "flite:kal", lead_ms=300, trail_ms=0)
+    write_wav(tmp_path / "um_cards.wav", um + b"\x00\x00" * 8 * 1200 + synthesize("lost card", "flite:kal",
+                                                                                   lead_ms=0, trail_ms=300))
+    write_wav(tmp_path / "um.wav", um + b"\x00\x00" * 8 * 1200)
+    write_wav(tmp_path / "um3.wav", (um + b"\x00\x00" * 8 * 1200) * 3)
+    (tmp_path / "acme_um_cards.yaml").write_text(
+        "flow: acme\nsteps:\n  - say_audio: um_cards.wav\n"
+        "  - expect: {transfer: cards, context: {reason: lost_card}}\n")
+    (tmp_path / "acme_um.yaml").write_text(
+        "flow: acme\nsteps:\n  - say_audio: um.wav\n  - expect: {node: main, prompt_contains: \"didn't hear anything\"}\n")
+    (tmp_path / "acme_um3.yaml").write_text(
+        "flow: acme\nsteps:\n  - say_audio: um3.wav\n  - expect: {node: main, prompt_contains: \"didn't catch that\"}\n")
+    out = run_ivr_sim(tmp_path / "acme_um_cards.yaml", tmp_path / "acme_um.yaml", tmp_path / "acme_um3.yaml")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 @pytest.fixture
 def run_ivr_sim():
     from tests.conftest import run_ivr

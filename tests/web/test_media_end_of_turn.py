@@ -215,7 +215,7 @@ def test_a_whole_phrase_the_recogniser_rejects_is_a_no_match_at_the_late_pause(v
 
 def test_a_hesitation_alone_is_no_answer_and_the_menu_listens_on(voicefirst: Live) -> None:
     # "um", then a pause long enough to end the utterance, then the answer: the "um" is neither an
-    # answer nor a no-match (no "Sorry, I didn't get that" over the answer the caller is forming);
+    # answer nor a no-match (no "Sorry, I didn't catch that" over the answer the caller is forming);
     # the menu listens on and "lost card" is this turn's answer.
     rec = record(voicefirst)
     sid = "CA" + "e8" * 16
@@ -254,4 +254,20 @@ def test_a_caller_who_only_hesitates_is_re_prompted_after_two_hesitations(voicef
         assert parts(voicefirst.app).media.stats()["hesitations"] == 2
         state = parts(voicefirst.app).services.driver.state(sid)
         assert state is not None and state.node == "main"
+        c.send_stop()
+
+
+def test_a_hesitation_that_cut_the_prompt_short_gets_the_prompt_again(voicefirst: Live) -> None:
+    # "um" over the menu prompt clears it (barge-in): listening on would leave the caller in silence
+    # without the rest of the menu, so this one is the re-prompt, long before the no-input timer (5 s).
+    record(voicefirst)
+    sid = "CA" + "eb" * 16
+    params = start_call(voicefirst, sid, flow="voicefirst")
+    with MediaStreamClient(voicefirst.url, speed=1.0, call_sid=sid, timeout=20) as c:
+        c.connect(params)
+        assert c.wait_for_audio(1, 20)   # the welcome and the menu are playing, in real time
+        c.send_pcm(speak("um") + silence(1500))
+        assert c.received.clears >= 1, "the hesitation interrupted the prompt"
+        assert until(c, lambda: turns(c) >= 2, 2.5), "re-prompted, not left in silence"
+        assert parts(voicefirst.app).media.stats()["hesitations"] == 0
         c.send_stop()

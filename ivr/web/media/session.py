@@ -22,7 +22,7 @@ from ...engine import events as E
 from ...engine.state import CallState
 from ...speech import mediastreams as MS
 from ...speech.codec import ulaw_to_pcm16
-from ...speech.pipeline import ListenPipeline
+from ...speech.pipeline import MAX_HESITATIONS, ListenPipeline
 from ...speech.vad import EndpointDetector, SpeechEnded, SpeechPaused, SpeechStarted, VadConfig
 from ..barge_in import split_turn
 from ..handoff_twiml import Speaker
@@ -37,8 +37,6 @@ END_MARK_GRACE_S = 5.0
 """After the last prompt of a call should have played, close the stream anyway."""
 HOLD_REPEAT_S = 5.0
 """Seconds between holding phrases while a slow turn (a hook) keeps running."""
-MAX_HESITATIONS = 2
-"""Hesitations alone ("um") one turn listens on through; the next is a no-match (the caller is re-prompted)."""
 HEARD_MEANWHILE_FRAMES = 5 * FRAMES_PER_SECOND
 """Caller audio kept while an utterance is recognised, for the Listen to go on with if it was only "um"."""
 
@@ -114,6 +112,8 @@ class MediaSession:
         """Frames that arrived while an utterance was being recognised (fed on if it was only "um")."""
         self.hesitations = 0
         """Hesitations alone ("um") this turn listened on through."""
+        self.barged_in = False
+        """The caller's speech cut this turn's prompt short (a hesitation then gets the re-prompt)."""
         self.held_keys: list[str] = []
         """Keys pressed while an utterance is being recognised: delivered, in order, after its event."""
         self.spec: Optional[_Speculation] = None
@@ -203,6 +203,7 @@ class MediaSession:
         self.recognize_deadline = None
         self.heard_meanwhile = []
         self.hesitations = 0
+        self.barged_in = False
         self.spec = None
         n = self.turn_no
         listen = turn.listen
@@ -319,6 +320,7 @@ class MediaSession:
         for ev in pipe.feed(ulaw_to_pcm16(payload)):
             if isinstance(ev, SpeechStarted) and playing and listen.barge_in:
                 self._send(MS.clear_message(self.stream_sid))
+                self.barged_in = True
             elif isinstance(ev, SpeechPaused):
                 spec = self.spec
                 if (spec is not None and spec.pipe is pipe and spec.seq == self.listen_seq
@@ -502,7 +504,7 @@ class MediaSession:
             self.recognizing = False
             self.recognize_deadline = None
             if (hyp is not None and hyp.hesitation and pipe is not None and self.listen is not None
-                    and self.hesitations < MAX_HESITATIONS):
+                    and self.hesitations < MAX_HESITATIONS and not self.barged_in):
                 self._listen_on()
                 return
             self.reply_from = pipe.ended_at if pipe is not None else None
@@ -525,12 +527,15 @@ class MediaSession:
         """The caller only hesitated ("um"): no answer and no re-prompt; listen on, as if they had not spoken.
 
         Why: a caller who thinks aloud before choosing is about to answer; a
-        "Sorry, I didn't get that" would talk over the answer they are
+        "Sorry, I didn't catch that" would talk over the answer they are
         forming and cost them an attempt. The Listen goes on with a fresh
         recogniser session (fed what the caller said while "um" was being
         recognised) and its no-input timer starts again from now, since the
         caller has shown they are there. After :data:`MAX_HESITATIONS` in
-        one turn the next one is the no-match it always was.
+        one turn the next one is the no-match it always was, and so is a
+        hesitation that cut the prompt short (barge-in): listening on would
+        leave the caller in silence without the rest of the menu, and the
+        re-prompt plays it again.
         """
         assert self.listen is not None
         self.hesitations += 1
