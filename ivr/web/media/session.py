@@ -217,8 +217,7 @@ class MediaSession:
             self._mark(self.turn_mark)
             self.listen = listen
             if listen.speech:
-                self.pipeline = ListenPipeline(listen, self.rt.recognizer, self.language, detector=self.detector,
-                                               start_lock=self.rt.start_lock)
+                self.pipeline = self._pipeline_for(listen)
                 self.rt.warm(self.pipeline)
             return
         # A transfer or hang-up: keep it for /voice/connect, play the last words, then close.
@@ -517,9 +516,7 @@ class MediaSession:
                 log.exception("call %s: turn after speech failed", self.call_id)
                 self.close_requested = True
                 return
-            keys, self.held_keys = self.held_keys, []
-            for digit in keys:
-                self.on_dtmf(digit)
+            self._deliver_held_keys()
         if self.driver.voice_auth is not None and not self.closed:
             quietly(lambda: self.rt.pool.submit(self._passive_auth))
 
@@ -547,12 +544,20 @@ class MediaSession:
             self.timer_start = self.frames
         log.info("call %s: the caller hesitated at %s; listening on", self.call_id, self.listen.node)
         listen = self.listen
-        self.pipeline = new = ListenPipeline(listen, self.rt.recognizer, self.language, detector=self.detector,
-                                             start_lock=self.rt.start_lock)
+        self.pipeline = new = self._pipeline_for(listen)
         heard, self.heard_meanwhile = self.heard_meanwhile, []
         for payload in heard:
             if self.recognizing or self.pipeline is not new or self._hear(listen, new, payload):
                 break
+        self._deliver_held_keys()
+
+    def _pipeline_for(self, listen: A.Listen) -> ListenPipeline:
+        """A Listen's VAD and recogniser session, on the call's own detector (its noise model stays adapted)."""
+        return ListenPipeline(listen, self.rt.recognizer, self.language, detector=self.detector,
+                              start_lock=self.rt.start_lock)
+
+    def _deliver_held_keys(self) -> None:
+        """The keys pressed while an utterance was being recognised, in order, now that it has its outcome."""
         keys, self.held_keys = self.held_keys, []
         for digit in keys:
             self.on_dtmf(digit)
